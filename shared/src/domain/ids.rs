@@ -1,0 +1,123 @@
+//! Identifiers as newtypes: parsed once at the edge, trusted everywhere after.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::Invalid;
+
+/// An assistant's id: a server-minted UUID v4.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AssistantId(String);
+
+impl AssistantId {
+    pub fn mint() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Accepts only a canonical UUID, so a malformed id never reaches the store.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        uuid::Uuid::parse_str(raw.trim())
+            .map(|u| Self(u.to_string()))
+            .map_err(|_| Invalid::new("assistant_id must be a UUID"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AssistantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The subject of a verified user JWT: the owner of assistants.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || raw.chars().any(char::is_control) {
+            return Err(Invalid::new("user id must be 1-128 printable characters"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A caller-chosen conversation id (the seed lets any string name a session).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ThreadId(String);
+
+impl ThreadId {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || raw.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "thread_id must be 1-128 characters without control characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// A fresh id for callers that did not name their session.
+    pub fn mint() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One run: one request that produced one model reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
+    pub fn mint() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assistant_id_requires_uuid() {
+        assert!(AssistantId::parse("abc-123").is_err());
+        let id = AssistantId::mint();
+        assert_eq!(AssistantId::parse(id.as_str()).unwrap(), id);
+    }
+
+    #[test]
+    fn thread_id_bounds() {
+        assert!(ThreadId::parse("").is_err());
+        assert!(ThreadId::parse(&"x".repeat(129)).is_err());
+        assert!(ThreadId::parse("a\nb").is_err());
+        assert!(ThreadId::parse("session-12345").is_ok());
+    }
+}

@@ -1,0 +1,132 @@
+//! HTTP plumbing shared by every family: bounded JSON bodies and the per-request span.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::extract::rejection::BytesRejection;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::Value;
+use tracing::Instrument;
+
+/// Largest request body any family accepts.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Why a request body could not be read as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the request body is empty; send a JSON object")]
+    Empty,
+    #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("the request body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("the request body must be a JSON object")]
+    NotObject,
+    #[error("the request body could not be read")]
+    Unreadable,
+}
+
+impl BodyError {
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Self::TooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
+            _ => http::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Parses a (possibly rejected) body into a JSON object.
+pub fn json_object(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<serde_json::Map<String, Value>, BodyError> {
+    let bytes = body.map_err(|rej| match rej {
+        BytesRejection::FailedToBufferBody(inner)
+            if inner.status() == http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            BodyError::TooLarge
+        }
+        _ => BodyError::Unreadable,
+    })?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(BodyError::Empty);
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(BodyError::NotObject),
+        Err(e) => Err(BodyError::NotJson(e.to_string())),
+    }
+}
+
+/// Reads an optional string field, naming it when the type is wrong.
+pub fn opt_str<'a>(
+    map: &'a serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, String> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("{field} must be a string")),
+    }
+}
+
+/// The Lambda request id when running on Lambda, none locally.
+fn lambda_request_id(req: &Request) -> Option<String> {
+    use lambda_http::RequestExt;
+    req.lambda_context_ref().map(|c| c.request_id.clone())
+}
+
+/// Middleware that opens one span per request with the family, the Lambda request id and
+/// the outcome. Handlers add `assistant_id` to it; nothing secret or user-written goes in.
+pub async fn request_span(family: &'static str, req: Request, next: Next) -> Response {
+    let request_id = lambda_request_id(&req).unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        family,
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        assistant_id = tracing::field::Empty,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    async move {
+        let resp = next.run(req).await;
+        let span = tracing::Span::current();
+        span.record("status", resp.status().as_u16());
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        tracing::info!("response started");
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_errors_are_specific() {
+        assert_eq!(
+            json_object(Ok(Bytes::from_static(b" "))),
+            Err(BodyError::Empty)
+        );
+        assert_eq!(
+            json_object(Ok(Bytes::from_static(b"[1]"))),
+            Err(BodyError::NotObject)
+        );
+        assert!(matches!(
+            json_object(Ok(Bytes::from_static(b"{oops"))),
+            Err(BodyError::NotJson(_))
+        ));
+        assert!(json_object(Ok(Bytes::from_static(b"{\"a\":1}"))).is_ok());
+        let big = Bytes::from(vec![b' '; MAX_BODY_BYTES + 1]);
+        assert_eq!(json_object(Ok(big)), Err(BodyError::TooLarge));
+    }
+}

@@ -1,0 +1,104 @@
+//! The capabilities the domain needs from storage, as small object-safe traits.
+//!
+//! Every adapter (the embedded SQLite store for laptops, DynamoDB on AWS) implements the
+//! same traits and passes the same contract tests. The contract, which mirrors DynamoDB:
+//! creates are conditional, updates are conditional on the version read, counters are
+//! exact under concurrency, and items past their expiry are invisible to reads even when
+//! the backend has not deleted them yet.
+
+use async_trait::async_trait;
+
+use crate::domain::assistant::Assistant;
+use crate::domain::ids::{AssistantId, UserId};
+use crate::domain::thread::{StoredMessage, ThreadKey};
+use crate::domain::token::TokenDigest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("an item with this key already exists")]
+    AlreadyExists,
+    #[error("the item changed since it was read")]
+    Conflict,
+    #[error("the public token is already used by another assistant")]
+    TokenTaken,
+    #[error("the store is throttling requests")]
+    Throttled { retry_after_secs: u64 },
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored item could not be read: {0}")]
+    Corrupt(String),
+}
+
+/// Assistants and the index from token digest to assistant.
+#[async_trait]
+pub trait AssistantStore: Send + Sync {
+    /// Stores a new assistant and indexes its tokens; `AlreadyExists` if the id is taken,
+    /// `TokenTaken` if another assistant uses the token.
+    async fn create_assistant(&self, assistant: &Assistant) -> Result<(), StoreError>;
+
+    async fn get_assistant(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError>;
+
+    /// The owner's assistants, oldest first.
+    async fn list_assistants(&self, owner: &UserId) -> Result<Vec<Assistant>, StoreError>;
+
+    /// Replaces `prev` by `next` if the stored version is still `prev.version`, keeping the
+    /// token index in step; `Conflict` otherwise. All or nothing.
+    async fn update_assistant(&self, prev: &Assistant, next: &Assistant) -> Result<(), StoreError>;
+
+    /// Which assistant a live token digest opens.
+    async fn find_assistant_by_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<AssistantId>, StoreError>;
+}
+
+/// Conversation threads.
+#[async_trait]
+pub trait ThreadStore: Send + Sync {
+    /// The last `limit` messages of the thread, oldest first; empty for an unknown or
+    /// expired thread.
+    async fn recent_messages(
+        &self,
+        key: &ThreadKey,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Appends messages in order and keeps the thread alive for `idle_ttl_secs` more.
+    /// A thread that expired starts afresh: its old messages never reappear.
+    async fn append_messages(
+        &self,
+        key: &ThreadKey,
+        messages: &[StoredMessage],
+        idle_ttl_secs: i64,
+    ) -> Result<(), StoreError>;
+}
+
+/// Outcome of a capped increment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted; the value after the increment.
+    Admitted(u64),
+    /// The counter had already reached the limit; nothing was counted.
+    Rejected,
+}
+
+/// Fixed-window counters for rate limits and usage.
+#[async_trait]
+pub trait CounterStore: Send + Sync {
+    /// Adds one to `key` unless it already reached `limit`. The counter lives until
+    /// `expires_at` (epoch seconds); after that it reads as zero.
+    async fn increment_below(
+        &self,
+        key: &str,
+        limit: u64,
+        expires_at: i64,
+    ) -> Result<Admission, StoreError>;
+
+    /// The current value of a counter (zero when absent or expired).
+    async fn counter_value(&self, key: &str) -> Result<u64, StoreError>;
+}
+
+/// Everything the functions need from storage.
+pub trait Store: AssistantStore + ThreadStore + CounterStore {}
+
+impl<T: AssistantStore + ThreadStore + CounterStore> Store for T {}

@@ -1,0 +1,226 @@
+//! Anthropic Messages API with streaming.
+//!
+//! The base URL excludes `/v1` (as Anthropic's SDKs do). System prompts go in the request's
+//! `system` field, so system messages from the conversation are folded into it.
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::sse::{SseEvent, decode};
+use super::{
+    ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
+    upstream_error,
+};
+use crate::domain::message::Role;
+use crate::secret::SecretString;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+pub const API_VERSION: &str = "2023-06-01";
+
+pub struct AnthropicProvider {
+    client: reqwest::Client,
+    url: String,
+    key: SecretString,
+}
+
+impl AnthropicProvider {
+    pub fn new(client: reqwest::Client, base_url: String, key: SecretString) -> Self {
+        let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
+        Self { client, url, key }
+    }
+}
+
+/// The request body in the Messages API shape.
+pub fn request_body(req: &ChatRequest) -> Value {
+    let mut system: Vec<&str> = req.system.iter().map(String::as_str).collect();
+    let mut messages: Vec<Value> = Vec::with_capacity(req.messages.len());
+    for m in &req.messages {
+        match m.role {
+            Role::System => system.push(&m.content),
+            Role::Human => messages.push(json!({"role": "user", "content": m.content})),
+            Role::Ai => messages.push(json!({"role": "assistant", "content": m.content})),
+        }
+    }
+    let mut body = json!({
+        "model": req.model,
+        "max_tokens": req.max_tokens,
+        "messages": messages,
+        "stream": true,
+    });
+    if !system.is_empty() {
+        body["system"] = json!(system.join("\n\n"));
+    }
+    if let Some(t) = req.temperature {
+        body["temperature"] = json!(t);
+    }
+    if !req.stop.is_empty() {
+        body["stop_sequences"] = json!(req.stop);
+    }
+    body
+}
+
+/// Maps one upstream event; `None` once `message_stop` arrives.
+pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderError>> {
+    let v: Value = match serde_json::from_str(&ev.data) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(ProviderError::Protocol(format!("bad event: {e}")))),
+    };
+    let kind = v
+        .get("type")
+        .and_then(Value::as_str)
+        .or(ev.event.as_deref())
+        .unwrap_or("");
+    let tokens = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0) as u32;
+    let events = match kind {
+        "message_stop" => return None,
+        "message_start" => vec![ProviderEvent::Usage(Usage {
+            input_tokens: tokens("/message/usage/input_tokens"),
+            output_tokens: 0,
+        })],
+        "content_block_delta" => v
+            .pointer("/delta/text")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(|t| vec![ProviderEvent::Delta(t.to_owned())])
+            .unwrap_or_default(),
+        "message_delta" => {
+            let mut out = vec![ProviderEvent::Usage(Usage {
+                input_tokens: 0,
+                output_tokens: tokens("/usage/output_tokens"),
+            })];
+            if let Some(reason) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                out.push(ProviderEvent::Finish(match reason {
+                    "max_tokens" => FinishReason::Length,
+                    "refusal" => FinishReason::ContentFilter,
+                    _ => FinishReason::Stop,
+                }));
+            }
+            out
+        }
+        "error" => {
+            let message = v
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("upstream error")
+                .to_owned();
+            return Some(Err(ProviderError::Upstream {
+                status: 502,
+                message,
+            }));
+        }
+        _ => Vec::new(),
+    };
+    Some(Ok(events))
+}
+
+#[async_trait]
+impl Provider for AnthropicProvider {
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("x-api-key", self.key.expose())
+            .header("anthropic-version", API_VERSION)
+            .json(&request_body(&request))
+            .send()
+            .await
+            .map_err(ProviderError::from_reqwest)?;
+        if !resp.status().is_success() {
+            return Err(upstream_error(resp).await);
+        }
+        let bytes = resp
+            .bytes_stream()
+            .map(|r| r.map_err(ProviderError::from_reqwest));
+        let mut stopped = false;
+        let events = decode(Box::pin(bytes), || {
+            ProviderError::Protocol("event too large".into())
+        })
+        .map(|ev| match ev {
+            Err(e) => Some(Err(e)),
+            Ok(ev) => map_event(&ev),
+        })
+        .take_while(move |item| {
+            let go = !stopped && item.is_some();
+            stopped = stopped || item.is_none();
+            futures::future::ready(go)
+        })
+        .flat_map(|item| {
+            let items: Vec<Result<ProviderEvent, ProviderError>> = match item {
+                Some(Ok(list)) => list.into_iter().map(Ok).collect(),
+                Some(Err(e)) => vec![Err(e)],
+                None => Vec::new(),
+            };
+            futures::stream::iter(items)
+        });
+        Ok(Box::pin(events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(data: &str) -> SseEvent {
+        SseEvent {
+            event: None,
+            data: data.into(),
+        }
+    }
+
+    #[test]
+    fn maps_the_messages_stream() {
+        let start = map_event(&ev(
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":7}}}"#,
+        ));
+        assert_eq!(
+            start,
+            Some(Ok(vec![ProviderEvent::Usage(Usage {
+                input_tokens: 7,
+                output_tokens: 0
+            })]))
+        );
+        let delta = map_event(&ev(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}"#,
+        ));
+        assert_eq!(delta, Some(Ok(vec![ProviderEvent::Delta("Hel".into())])));
+        let end = map_event(&ev(
+            r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":9}}"#,
+        ));
+        assert_eq!(
+            end,
+            Some(Ok(vec![
+                ProviderEvent::Usage(Usage {
+                    input_tokens: 0,
+                    output_tokens: 9
+                }),
+                ProviderEvent::Finish(FinishReason::Length)
+            ]))
+        );
+        assert!(map_event(&ev(r#"{"type":"message_stop"}"#)).is_none());
+        assert!(matches!(
+            map_event(&ev(
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            )),
+            Some(Err(ProviderError::Upstream { .. }))
+        ));
+    }
+
+    #[test]
+    fn system_messages_fold_into_system() {
+        let req = ChatRequest {
+            model: "claude".into(),
+            system: Some("A".into()),
+            messages: vec![
+                crate::domain::message::Message::new(Role::System, "B"),
+                crate::domain::message::Message::new(Role::Human, "hi"),
+            ],
+            max_tokens: 5,
+            temperature: None,
+            stop: vec![],
+        };
+        let b = request_body(&req);
+        assert_eq!(b["system"], "A\n\nB");
+        assert_eq!(b["messages"].as_array().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,218 @@
+//! LLM providers behind one streaming port.
+//!
+//! Each provider turns a [`ChatRequest`] into a stream of [`ProviderEvent`]s read
+//! incrementally from the upstream's own wire format. [`Providers`] is the closed set of
+//! providers a deployment has configured, built once per cold start around one shared
+//! HTTP client, and picks the right one for an assistant's [`ModelRef`].
+
+pub mod anthropic;
+pub mod echo;
+pub mod openai;
+pub mod sse;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::Stream;
+
+use crate::domain::assistant::ModelRef;
+use crate::domain::message::Message;
+use crate::secret::SecretString;
+
+/// Hard ceiling on `max_tokens`: also the backstop when a client disconnect goes unnoticed.
+pub const MAX_TOKENS_CEILING: u32 = 4096;
+pub const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+/// What to ask a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    /// The provider's own model name.
+    pub model: String,
+    /// The assistant's system prompt.
+    pub system: Option<String>,
+    /// The conversation, oldest first (system messages from callers included in place).
+    pub messages: Vec<Message>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ContentFilter,
+}
+
+impl FinishReason {
+    pub fn as_openai(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ContentFilter => "content_filter",
+        }
+    }
+}
+
+/// One step of a streamed reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderEvent {
+    Delta(String),
+    Usage(Usage),
+    Finish(FinishReason),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the {0} provider is not configured on this server")]
+    NotConfigured(&'static str),
+    #[error("the model provider answered {status}: {message}")]
+    Upstream { status: u16, message: String },
+    #[error("the model provider did not answer in time")]
+    Timeout,
+    #[error("the model provider could not be reached: {0}")]
+    Transport(String),
+    #[error("the model provider sent a stream that could not be read: {0}")]
+    Protocol(String),
+}
+
+impl ProviderError {
+    fn from_reqwest(err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            Self::Timeout
+        } else {
+            // Without the URL: some providers take keys in query strings.
+            Self::Transport(err.without_url().to_string())
+        }
+    }
+}
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<ProviderEvent, ProviderError>> + Send>>;
+
+/// A streaming chat model.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Starts a reply. Errors before the first byte (bad key, unknown model) come back
+    /// here; errors after it come through the stream.
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError>;
+}
+
+/// Where each provider lives and how to authenticate to it.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub openai_base_url: Option<String>,
+    pub openai_api_key: Option<SecretString>,
+    pub anthropic_base_url: Option<String>,
+    pub anthropic_api_key: Option<SecretString>,
+    /// Pause between the echo model's words, to make streaming visible locally.
+    pub echo_delay: Duration,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            openai_base_url: None,
+            openai_api_key: None,
+            anthropic_base_url: None,
+            anthropic_api_key: None,
+            echo_delay: Duration::from_millis(30),
+        }
+    }
+}
+
+/// The providers this deployment can use.
+#[derive(Clone)]
+pub struct Providers {
+    echo: Arc<echo::EchoProvider>,
+    openai: Option<Arc<openai::OpenAiProvider>>,
+    anthropic: Option<Arc<anthropic::AnthropicProvider>>,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers")
+            .field("openai", &self.openai.is_some())
+            .field("anthropic", &self.anthropic.is_some())
+            .finish()
+    }
+}
+
+impl Providers {
+    /// Builds every configured provider around one HTTP client. OpenAI-compatible servers
+    /// such as Ollama need no key, so a base URL alone enables that provider.
+    pub fn new(settings: &ProviderSettings) -> Result<Self, ProviderError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ProviderError::Transport(e.to_string()))?;
+        let openai = (settings.openai_api_key.is_some() || settings.openai_base_url.is_some())
+            .then(|| {
+                Arc::new(openai::OpenAiProvider::new(
+                    client.clone(),
+                    settings
+                        .openai_base_url
+                        .clone()
+                        .unwrap_or_else(|| openai::DEFAULT_BASE_URL.to_owned()),
+                    settings.openai_api_key.clone(),
+                ))
+            });
+        let anthropic = settings.anthropic_api_key.clone().map(|key| {
+            Arc::new(anthropic::AnthropicProvider::new(
+                client.clone(),
+                settings
+                    .anthropic_base_url
+                    .clone()
+                    .unwrap_or_else(|| anthropic::DEFAULT_BASE_URL.to_owned()),
+                key,
+            ))
+        });
+        Ok(Self {
+            echo: Arc::new(echo::EchoProvider::new(settings.echo_delay)),
+            openai,
+            anthropic,
+        })
+    }
+
+    /// The provider serving `model`, or `NotConfigured`.
+    pub fn for_model(&self, model: &ModelRef) -> Result<Arc<dyn Provider>, ProviderError> {
+        match model {
+            ModelRef::Echo => Ok(self.echo.clone()),
+            ModelRef::OpenAi(_) => self
+                .openai
+                .clone()
+                .map(|p| p as Arc<dyn Provider>)
+                .ok_or(ProviderError::NotConfigured("openai")),
+            ModelRef::Anthropic(_) => self
+                .anthropic
+                .clone()
+                .map(|p| p as Arc<dyn Provider>)
+                .ok_or(ProviderError::NotConfigured("anthropic")),
+        }
+    }
+}
+
+/// Reads an upstream error body into a short message (the provider's `error.message` when
+/// it has one), never echoing more than a bounded prefix.
+async fn upstream_error(resp: reqwest::Response) -> ProviderError {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| text.chars().take(300).collect());
+    ProviderError::Upstream { status, message }
+}

@@ -1,0 +1,264 @@
+//! The run engine: drives one model reply from the provider to the client.
+//!
+//! It is shared by every streaming family. The engine owns the loop that families would
+//! otherwise each get subtly wrong: accumulating text, sending keep-alive comments while
+//! the model is silent (function URLs and proxies drop idle streams), noticing that the
+//! client went away and dropping the upstream request with it, persisting the turn before
+//! the final frame, and turning a mid-stream failure into the format's own error frame.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
+
+use crate::provider::{EventStream, FinishReason, ProviderEvent, Usage};
+use crate::stream::{Completion, Encoder};
+
+/// Keep-alive period: below the ~30 s idle cut of common proxies, per the 15 s guidance.
+pub const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Bound on one reply's text, so a runaway upstream cannot grow a stored item without end.
+pub const MAX_REPLY_BYTES: usize = 128 * 1024;
+
+/// Called once the reply is complete, before the final frame; an `Err` becomes an error
+/// frame so the client learns the turn was not saved.
+pub type OnComplete = Box<dyn FnOnce(Completion) -> BoxFuture<'static, Result<(), String>> + Send>;
+
+/// Runs `events` through `encoder` on a background task and returns the response body.
+pub fn stream_body<E: Encoder>(
+    events: EventStream,
+    encoder: E,
+    keepalive: Duration,
+    on_complete: OnComplete,
+) -> Body {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(
+        drive(events, encoder, keepalive, on_complete, tx).instrument(tracing::Span::current()),
+    );
+    Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>))
+}
+
+/// Collects a whole reply without streaming (for non-streaming APIs).
+pub async fn collect(
+    mut events: EventStream,
+) -> Result<Completion, crate::provider::ProviderError> {
+    let mut acc = Accumulator::default();
+    while let Some(item) = events.next().await {
+        acc.apply(item?);
+        if acc.text.len() > MAX_REPLY_BYTES {
+            break;
+        }
+    }
+    Ok(acc.finish())
+}
+
+#[derive(Default)]
+struct Accumulator {
+    text: String,
+    usage: Usage,
+    finish: Option<FinishReason>,
+}
+
+impl Accumulator {
+    /// Applies one event; returns the delta when it carried text.
+    fn apply(&mut self, ev: ProviderEvent) -> Option<String> {
+        match ev {
+            ProviderEvent::Delta(d) => {
+                self.text.push_str(&d);
+                Some(d)
+            }
+            // Providers report input and output tokens in separate events (Anthropic) or
+            // together once (OpenAI); the largest value seen for each is the total.
+            ProviderEvent::Usage(u) => {
+                self.usage.input_tokens = self.usage.input_tokens.max(u.input_tokens);
+                self.usage.output_tokens = self.usage.output_tokens.max(u.output_tokens);
+                None
+            }
+            ProviderEvent::Finish(r) => {
+                self.finish = Some(r);
+                None
+            }
+        }
+    }
+
+    fn finish(self) -> Completion {
+        let truncated = self.text.len() > MAX_REPLY_BYTES;
+        Completion {
+            text: self.text,
+            finish: if truncated {
+                FinishReason::Length
+            } else {
+                self.finish.unwrap_or(FinishReason::Stop)
+            },
+            usage: self.usage,
+        }
+    }
+}
+
+async fn send_all(tx: &mpsc::Sender<Bytes>, frames: Vec<Bytes>) -> bool {
+    for f in frames {
+        if tx.send(f).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+async fn drive<E: Encoder>(
+    mut events: EventStream,
+    mut enc: E,
+    keepalive: Duration,
+    on_complete: OnComplete,
+    tx: mpsc::Sender<Bytes>,
+) {
+    if !send_all(&tx, enc.start()).await {
+        tracing::info!(outcome = "client_gone", "run ended before the first frame");
+        return;
+    }
+    let mut acc = Accumulator::default();
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    loop {
+        tokio::select! {
+            item = events.next() => match item {
+                Some(Ok(ev)) => {
+                    if let Some(delta) = acc.apply(ev) {
+                        if !send_all(&tx, enc.delta(&delta, &acc.text)).await {
+                            tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
+                            return;
+                        }
+                        ticker.reset();
+                        if acc.text.len() > MAX_REPLY_BYTES {
+                            break;
+                        }
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(outcome = "upstream_error", error = %err, "run failed mid-stream");
+                    send_all(&tx, enc.error(&err.to_string())).await;
+                    return;
+                }
+                None => break,
+            },
+            _ = ticker.tick() => {
+                if tx.send(enc.keepalive()).await.is_err() {
+                    tracing::info!(outcome = "client_gone", "client disconnected during a pause");
+                    return;
+                }
+            }
+            () = tx.closed() => {
+                tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
+                return;
+            }
+        }
+    }
+    // Dropping the upstream stream closes its connection before persistence runs.
+    drop(events);
+    let completion = acc.finish();
+    match on_complete(completion.clone()).await {
+        Ok(()) => {
+            tracing::info!(
+                outcome = "ok",
+                input_tokens = completion.usage.input_tokens,
+                output_tokens = completion.usage.output_tokens,
+                "run completed"
+            );
+            send_all(&tx, enc.finish(&completion)).await;
+        }
+        Err(msg) => {
+            tracing::error!(outcome = "persist_failed", error = %msg, "run completed but was not saved");
+            send_all(&tx, enc.error("the reply could not be saved; please retry")).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ProviderError;
+    use crate::stream::native::NativeEncoder;
+    use http_body_util::BodyExt;
+
+    fn events(items: Vec<Result<ProviderEvent, ProviderError>>) -> EventStream {
+        Box::pin(futures::stream::iter(items))
+    }
+
+    async fn body_text(body: Body) -> String {
+        String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn completes_then_persists_then_ends() {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let body = stream_body(
+            events(vec![
+                Ok(ProviderEvent::Delta("Hel".into())),
+                Ok(ProviderEvent::Delta("lo".into())),
+                Ok(ProviderEvent::Finish(FinishReason::Stop)),
+            ]),
+            NativeEncoder::new("r", "t"),
+            KEEPALIVE,
+            Box::new(move |c| {
+                Box::pin(async move {
+                    let _ = done_tx.send(c.text);
+                    Ok(())
+                })
+            }),
+        );
+        let text = body_text(body).await;
+        assert!(text.contains("\"content\":\"Hel\""));
+        assert!(text.contains("\"content\":\"Hello\""));
+        assert!(text.ends_with("event: end\ndata: {}\n\n"));
+        assert_eq!(done_rx.await.unwrap(), "Hello");
+    }
+
+    #[tokio::test]
+    async fn mid_stream_failure_is_an_error_event_and_nothing_is_saved() {
+        let body = stream_body(
+            events(vec![
+                Ok(ProviderEvent::Delta("Hel".into())),
+                Err(ProviderError::Timeout),
+            ]),
+            NativeEncoder::new("r", "t"),
+            KEEPALIVE,
+            Box::new(|_| Box::pin(async { Err("must not be called".to_owned()) })),
+        );
+        let text = body_text(body).await;
+        assert!(text.contains("event: error\n"));
+        assert!(!text.contains("must not be called"));
+        assert!(text.ends_with("event: end\ndata: {}\n\n"));
+    }
+
+    #[tokio::test]
+    async fn silence_is_filled_with_keepalives() {
+        let slow: EventStream = Box::pin(futures::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            Ok(ProviderEvent::Delta("x".into()))
+        }));
+        let body = stream_body(
+            slow,
+            NativeEncoder::new("r", "t"),
+            Duration::from_millis(25),
+            Box::new(|_| Box::pin(async { Ok(()) })),
+        );
+        let text = body_text(body).await;
+        assert!(text.matches(": keep-alive\n\n").count() >= 2, "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_save_is_reported_to_the_client() {
+        let body = stream_body(
+            events(vec![Ok(ProviderEvent::Delta("x".into()))]),
+            NativeEncoder::new("r", "t"),
+            KEEPALIVE,
+            Box::new(|_| Box::pin(async { Err("disk full".to_owned()) })),
+        );
+        let text = body_text(body).await;
+        assert!(text.contains("could not be saved"));
+        assert!(!text.contains("disk full"));
+    }
+}

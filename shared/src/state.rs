@@ -1,0 +1,187 @@
+//! What every handler shares, built once per cold start (or once per local server).
+//!
+//! `AppState` is cheap to clone (everything is behind `Arc`), so each family's router
+//! takes it by value. Building it reads the environment once; on Lambda a missing setting
+//! fails the cold start with a clear message instead of failing requests later.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{AuthError, JwtKeys};
+use crate::clock::{Clock, SystemClock};
+use crate::ports::{Store, StoreError};
+use crate::provider::{ProviderError, ProviderSettings, Providers};
+use crate::secret::SecretString;
+use crate::store::SqliteStore;
+
+/// Tunables with product defaults, overridable by environment variables.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A thread unused for this long expires (`AGENTGATE_THREAD_TTL_DAYS`, default 30).
+    pub thread_idle_ttl_secs: i64,
+    /// How many earlier messages are sent to the model (`AGENTGATE_HISTORY_LIMIT`, 40).
+    pub history_limit: usize,
+    pub keepalive: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            thread_idle_ttl_secs: 30 * 86_400,
+            history_limit: 40,
+            keepalive: crate::run::KEEPALIVE,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub providers: Providers,
+    pub jwt: Arc<JwtKeys>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("providers", &self.providers)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("the store could not be opened: {0}")]
+    Store(#[from] StoreError),
+    #[error("the providers could not be set up: {0}")]
+    Provider(#[from] ProviderError),
+    #[error("the JWT secret is unusable: {0}")]
+    Auth(#[from] AuthError),
+    #[error("{0}")]
+    Io(String),
+}
+
+fn env(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_num<T: std::str::FromStr>(var: &'static str, default: T) -> Result<T, BootError> {
+    match env(var) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| BootError::Invalid {
+            var,
+            reason: format!("expected a number, got {v:?}"),
+        }),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, BootError> {
+        let days: i64 = env_num("AGENTGATE_THREAD_TTL_DAYS", 30)?;
+        let history_limit: usize = env_num("AGENTGATE_HISTORY_LIMIT", 40)?;
+        if !(1..=3650).contains(&days) || !(0..=500).contains(&history_limit) {
+            return Err(BootError::Invalid {
+                var: "AGENTGATE_THREAD_TTL_DAYS/AGENTGATE_HISTORY_LIMIT",
+                reason: "TTL must be 1-3650 days and the history limit 0-500".into(),
+            });
+        }
+        Ok(Self {
+            thread_idle_ttl_secs: days * 86_400,
+            history_limit,
+            ..Self::default()
+        })
+    }
+}
+
+/// Provider endpoints and keys from the standard variables (`OPENAI_BASE_URL`,
+/// `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`).
+pub fn provider_settings_from_env() -> Result<ProviderSettings, BootError> {
+    let delay_ms: u64 = env_num("AGENTGATE_ECHO_DELAY_MS", 30)?;
+    Ok(ProviderSettings {
+        openai_base_url: env("OPENAI_BASE_URL"),
+        openai_api_key: env("OPENAI_API_KEY").map(SecretString::new),
+        anthropic_base_url: env("ANTHROPIC_BASE_URL"),
+        anthropic_api_key: env("ANTHROPIC_API_KEY").map(SecretString::new),
+        echo_delay: Duration::from_millis(delay_ms),
+    })
+}
+
+/// The JWT secret for local runs: `AGENTGATE_JWT_SECRET`, or one generated on first use and
+/// kept in the data folder so `dev-token` output stays valid across restarts.
+pub fn local_jwt_secret(data_dir: &Path) -> Result<SecretString, BootError> {
+    if let Some(s) = env("AGENTGATE_JWT_SECRET") {
+        return Ok(SecretString::new(s));
+    }
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(SecretString::new(s.trim())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(BootError::Io(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| BootError::Io(format!("cannot create {}: {e}", data_dir.display())))?;
+    let secret = crate::random::hex_string::<32>();
+    write_private(&path, &secret)
+        .map_err(|e| BootError::Io(format!("cannot write {}: {e}", path.display())))?;
+    Ok(SecretString::new(secret))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(contents.as_bytes())
+}
+
+impl AppState {
+    /// Assembles a state from its parts (tests use this with their own store and clock).
+    pub fn new(
+        store: Arc<dyn Store>,
+        providers: Providers,
+        jwt: JwtKeys,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            providers,
+            jwt: Arc::new(jwt),
+            clock,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The local server's state: the embedded store in `data_dir`, providers and settings
+    /// from the environment, the JWT secret from the environment or the data folder.
+    pub fn local(data_dir: &Path) -> Result<Self, BootError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = SqliteStore::open(data_dir, clock.clone())?;
+        let jwt = JwtKeys::new(&local_jwt_secret(data_dir)?)?;
+        Ok(Self::new(
+            Arc::new(store),
+            Providers::new(&provider_settings_from_env()?)?,
+            jwt,
+            clock,
+            Settings::from_env()?,
+        ))
+    }
+}

@@ -1,0 +1,5 @@
+//! Storage adapters behind the [`crate::ports`] traits.
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;

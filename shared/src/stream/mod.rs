@@ -1,0 +1,45 @@
+//! Wire encoders: pure functions from run events to the bytes of one wire format.
+//!
+//! The run engine ([`crate::run`]) knows nothing about SSE dialects; each family picks an
+//! [`Encoder`] and the engine feeds it. Keeping encoders pure makes every format testable
+//! byte for byte without a server.
+
+pub mod native;
+
+use bytes::Bytes;
+
+use crate::provider::{FinishReason, Usage};
+
+/// How a run ended successfully.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub finish: FinishReason,
+    pub usage: Usage,
+}
+
+/// Turns run events into frames of one wire format.
+pub trait Encoder: Send + 'static {
+    /// Frames sent before the first token.
+    fn start(&mut self) -> Vec<Bytes>;
+    /// A new piece of text; `accumulated` is everything so far including `delta`.
+    fn delta(&mut self, delta: &str, accumulated: &str) -> Vec<Bytes>;
+    /// The run finished and was persisted.
+    fn finish(&mut self, completion: &Completion) -> Vec<Bytes>;
+    /// The run failed after the response started; the frames must close the stream cleanly.
+    fn error(&mut self, message: &str) -> Vec<Bytes>;
+    /// A frame that keeps idle connections open and that clients ignore.
+    fn keepalive(&self) -> Bytes {
+        Bytes::from_static(b": keep-alive\n\n")
+    }
+}
+
+/// Frames one SSE event with an explicit event name.
+pub fn sse_event(name: &str, data: &serde_json::Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// Frames one SSE data-only event.
+pub fn sse_data(data: &str) -> Bytes {
+    Bytes::from(format!("data: {data}\n\n"))
+}
