@@ -1,1 +1,104 @@
-fn main() {}
+//! `agentgate serve` runs the whole API on 127.0.0.1; `agentgate dev-token` prints a user
+//! JWT the local server accepts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agentgate_shared::domain::ids::UserId;
+use agentgate_shared::state::{AppState, StoreKind};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "agentgate",
+    version,
+    about = "Public AI assistants, served locally"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every endpoint family on one local address.
+    Serve {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        addr: SocketAddr,
+        /// Folder for the embedded store and the generated JWT secret.
+        #[arg(long, env = "AGENTGATE_DATA_DIR", default_value = ".agentgate")]
+        data_dir: PathBuf,
+    },
+    /// Print a user JWT valid for this data folder's secret (the token is the last line).
+    DevToken {
+        /// The user the token names (the owner of assistants it creates).
+        #[arg(long)]
+        sub: String,
+        /// How long the token is valid.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+        #[arg(long, env = "AGENTGATE_DATA_DIR", default_value = ".agentgate")]
+        data_dir: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    agentgate_shared::telemetry::init_local();
+    let result = match Cli::parse().command {
+        Command::Serve { addr, data_dir } => serve(addr, data_dir).await,
+        Command::DevToken {
+            sub,
+            ttl_hours,
+            data_dir,
+        } => dev_token(&sub, ttl_hours, &data_dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("agentgate: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
+    let state = match StoreKind::from_env(StoreKind::Sqlite).map_err(|e| e.to_string())? {
+        StoreKind::Sqlite => AppState::local(&data_dir),
+        StoreKind::DynamoDb => AppState::local_on_dynamodb(&data_dir).await,
+    }
+    .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "agentgate listening on http://{bound} (data in {})",
+        data_dir.display()
+    );
+    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn dev_token(sub: &str, ttl_hours: i64, data_dir: &std::path::Path) -> Result<(), String> {
+    if !(1..=24 * 365).contains(&ttl_hours) {
+        return Err("--ttl-hours must be between 1 and 8760".into());
+    }
+    let user = UserId::parse(sub).map_err(|e| e.to_string())?;
+    let secret = agentgate_shared::state::local_jwt_secret(data_dir).map_err(|e| e.to_string())?;
+    let keys = agentgate_shared::auth::JwtKeys::new(&secret).map_err(|e| e.to_string())?;
+    let now = agentgate_shared::clock::Clock::now_secs(&agentgate_shared::clock::SystemClock);
+    let token = keys
+        .issue(&user, now, ttl_hours * 3600)
+        .map_err(|e| e.to_string())?;
+    eprintln!("user JWT for {sub}, valid {ttl_hours} h; use it as Authorization: Bearer <token>");
+    println!("{token}");
+    Ok(())
+}

@@ -17,8 +17,55 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
-use crate::provider::{EventStream, FinishReason, ProviderEvent, Usage};
+use crate::domain::assistant::{Assistant, ModelRef};
+use crate::domain::message::Message;
+use crate::provider::{
+    ChatRequest, DEFAULT_MAX_TOKENS, EventStream, FinishReason, MAX_TOKENS_CEILING, ProviderError,
+    ProviderEvent, Providers, Usage,
+};
 use crate::stream::{Completion, Encoder};
+
+/// Per-call options a caller may set within bounds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnOptions {
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub stop: Vec<String>,
+    /// Owner-only: another model for this call.
+    pub model: Option<ModelRef>,
+    /// Owner-only: another system prompt for this call.
+    pub system: Option<String>,
+}
+
+/// Builds the model request for one turn (system prompt, history, then the new input) and
+/// starts the provider. Errors here happen before any response byte is sent.
+pub async fn start_turn(
+    providers: &Providers,
+    assistant: &Assistant,
+    history: Vec<Message>,
+    input: &[Message],
+    opts: &TurnOptions,
+) -> Result<EventStream, ProviderError> {
+    let model = opts.model.clone().unwrap_or_else(|| assistant.model());
+    let provider = providers.for_model(&model)?;
+    let mut messages = history;
+    messages.extend_from_slice(input);
+    let request = ChatRequest {
+        model: model.model_name().to_owned(),
+        system: opts
+            .system
+            .clone()
+            .or_else(|| assistant.system_message().map(str::to_owned)),
+        messages,
+        max_tokens: opts
+            .max_tokens
+            .unwrap_or(DEFAULT_MAX_TOKENS)
+            .clamp(1, MAX_TOKENS_CEILING),
+        temperature: opts.temperature,
+        stop: opts.stop.clone(),
+    };
+    provider.stream(request).await
+}
 
 /// Keep-alive period: below the ~30 s idle cut of common proxies, per the 15 s guidance.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -179,7 +226,6 @@ async fn drive<E: Encoder>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::ProviderError;
     use crate::stream::native::NativeEncoder;
     use http_body_util::BodyExt;
 

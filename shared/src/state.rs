@@ -185,3 +185,65 @@ impl AppState {
         ))
     }
 }
+
+/// Which store backs a deployment (`AGENTGATE_STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    DynamoDb,
+}
+
+impl StoreKind {
+    pub fn from_env(default: Self) -> Result<Self, BootError> {
+        match env("AGENTGATE_STORE").as_deref() {
+            None => Ok(default),
+            Some("sqlite" | "embedded") => Ok(Self::Sqlite),
+            Some("dynamodb") => Ok(Self::DynamoDb),
+            Some(other) => Err(BootError::Invalid {
+                var: "AGENTGATE_STORE",
+                reason: format!("expected 'embedded' or 'dynamodb', got {other:?}"),
+            }),
+        }
+    }
+}
+
+impl AppState {
+    /// A Lambda's state: nothing is generated, every missing setting fails the cold start.
+    pub async fn lambda() -> Result<Self, BootError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store: Arc<dyn Store> = match StoreKind::from_env(StoreKind::DynamoDb)? {
+            StoreKind::Sqlite => {
+                let dir =
+                    env("AGENTGATE_DATA_DIR").ok_or(BootError::Missing("AGENTGATE_DATA_DIR"))?;
+                Arc::new(SqliteStore::open(Path::new(&dir), clock.clone())?)
+            }
+            StoreKind::DynamoDb => crate::store::dynamo_from_env(clock.clone()).await?,
+        };
+        let secret = env("AGENTGATE_JWT_SECRET")
+            .map(SecretString::new)
+            .ok_or(BootError::Missing("AGENTGATE_JWT_SECRET"))?;
+        Ok(Self::new(
+            store,
+            Providers::new(&provider_settings_from_env()?)?,
+            JwtKeys::new(&secret)?,
+            clock,
+            Settings::from_env()?,
+        ))
+    }
+}
+
+impl AppState {
+    /// The local server on DynamoDB (`AGENTGATE_STORE=dynamodb`): the table from
+    /// `AGENTGATE_TABLE`, the JWT secret kept in the data folder as usual.
+    pub async fn local_on_dynamodb(data_dir: &Path) -> Result<Self, BootError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = crate::store::dynamo_from_env(clock.clone()).await?;
+        Ok(Self::new(
+            store,
+            Providers::new(&provider_settings_from_env()?)?,
+            JwtKeys::new(&local_jwt_secret(data_dir)?)?,
+            clock,
+            Settings::from_env()?,
+        ))
+    }
+}

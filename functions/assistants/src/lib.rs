@@ -1,1 +1,36 @@
+//! The `assistants` family: the owner API.
+//!
+//! Owners (user JWT) create assistants, read them, list their own, merge configuration
+//! with `PATCH` as in the seed's curl examples, and rotate the public token. Tokens are
+//! stored as digests and only ever shown masked, except once when the server mints one.
 
+mod error;
+mod handlers;
+mod view;
+
+use agentgate_shared::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use error::AssistantsError;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/assistants", post(handlers::create).get(handlers::list))
+        .route(
+            "/assistants/{id}",
+            get(handlers::read).patch(handlers::update),
+        )
+        .route(
+            "/assistants/{id}/public-token",
+            post(handlers::rotate_token),
+        )
+        .layer(DefaultBodyLimit::max(
+            agentgate_shared::http::MAX_BODY_BYTES,
+        ))
+        .layer(axum::middleware::from_fn(|req, next| {
+            agentgate_shared::http::request_span("assistants", req, next)
+        }))
+        .with_state(state)
+}

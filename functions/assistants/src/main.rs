@@ -1,1 +1,16 @@
-fn main() {}
+//! The `assistants` Lambda: the owner API under the buffered runner.
+
+use agentgate_shared::{lambda, state::AppState, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init_lambda();
+    let state = match AppState::lambda().await {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::error!(error = %err, "cold start failed: configuration is incomplete");
+            return Err(err.into());
+        }
+    };
+    lambda::serve_buffered(agentgate_assistants::router(state)).await
+}

@@ -1,1 +1,31 @@
+//! The `runs` family: native SSE streaming for assistants.
+//!
+//! `POST /public/runs/stream` serves anyone the assistant's access mode admits;
+//! `POST /runs/stream` serves the assistant's owner with a user JWT. Both stream
+//! `metadata`, `messages/partial` (the accumulated AI message) and `end`, and keep the
+//! conversation in a thread so later turns send earlier ones to the model.
 
+mod error;
+mod handlers;
+mod request;
+
+use agentgate_shared::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+
+pub use error::RunsError;
+
+/// The family's routes with state applied, for `lambda_http` and the local server alike.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/public/runs/stream", post(handlers::public_stream))
+        .route("/runs/stream", post(handlers::owner_stream))
+        .layer(DefaultBodyLimit::max(
+            agentgate_shared::http::MAX_BODY_BYTES,
+        ))
+        .layer(axum::middleware::from_fn(|req, next| {
+            agentgate_shared::http::request_span("runs", req, next)
+        }))
+        .with_state(state)
+}

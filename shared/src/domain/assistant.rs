@@ -348,6 +348,39 @@ fn validate_name(name: &str) -> Result<String, Invalid> {
     Ok(name.to_owned())
 }
 
+/// Why a public caller was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessDenied {
+    #[error("{NOT_PUBLIC_DETAIL}")]
+    NotPublic,
+    #[error(
+        "this assistant needs a public token: send Authorization: Bearer <token>, X-Public-Bot-Token, or the body's token field"
+    )]
+    MissingToken,
+    #[error("the public token is not valid for this assistant")]
+    InvalidToken,
+}
+
+impl Assistant {
+    /// Decides whether a public caller presenting `token` may use this assistant.
+    pub fn admit_public(&self, token: Option<&str>, now_secs: i64) -> Result<(), AccessDenied> {
+        match self.access_mode() {
+            AccessMode::Authenticated => Err(AccessDenied::NotPublic),
+            AccessMode::PublicNoAuth => Ok(()),
+            AccessMode::PublicToken => {
+                let raw = token.ok_or(AccessDenied::MissingToken)?;
+                let presented =
+                    PublicToken::parse_presented(raw).map_err(|_| AccessDenied::InvalidToken)?;
+                if self.accepts(&presented, now_secs) {
+                    Ok(())
+                } else {
+                    Err(AccessDenied::InvalidToken)
+                }
+            }
+        }
+    }
+}
+
 /// What an owner sends to create or change an assistant.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AssistantPatch {
@@ -459,6 +492,32 @@ mod tests {
         let (c, _) = b.rotated(0, 2_000_000).unwrap();
         assert!(!c.accepts(&new, 2_000));
         assert!(a.rotated(-1, 0).is_err());
+    }
+
+    #[test]
+    fn public_admission_follows_the_access_mode() {
+        let mut a = Assistant::create(owner(), &patch(json!({})), 0).unwrap();
+        assert_eq!(
+            a.admit_public(Some("anything-at-all-long"), 0),
+            Err(AccessDenied::NotPublic)
+        );
+        a = a
+            .patched(&patch(json!({KEY_ACCESS_MODE: "public_no_auth"})), 1)
+            .unwrap();
+        assert_eq!(a.admit_public(None, 0), Ok(()));
+        a = a
+            .patched(&patch(json!({KEY_ACCESS_MODE: "public_token", KEY_PUBLIC_TOKEN: "pubkey_mybot_abc123"})), 2)
+            .unwrap();
+        assert_eq!(a.admit_public(None, 0), Err(AccessDenied::MissingToken));
+        assert_eq!(
+            a.admit_public(Some("pubkey_mybot_abc124"), 0),
+            Err(AccessDenied::InvalidToken)
+        );
+        assert_eq!(
+            a.admit_public(Some("agp_garbage"), 0),
+            Err(AccessDenied::InvalidToken)
+        );
+        assert_eq!(a.admit_public(Some("pubkey_mybot_abc123"), 0), Ok(()));
     }
 
     #[test]

@@ -1,0 +1,46 @@
+//! The JSON an owner sees for an assistant, and parsing of what they send.
+
+use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
+use agentgate_shared::domain::time::rfc3339_ms;
+use serde_json::{Map, Value, json};
+
+use crate::AssistantsError;
+
+pub fn assistant_json(a: &Assistant) -> Value {
+    json!({
+        "assistant_id": a.id,
+        "user_id": a.owner,
+        "name": a.name,
+        "config": {"configurable": a.public_configurable()},
+        "access_mode": a.access_mode(),
+        "model": a.model().to_string(),
+        "public_token_overlap_until": a
+            .previous_token
+            .as_ref()
+            .and_then(|t| t.expires_at)
+            .map(|s| rfc3339_ms(s * 1000)),
+        "created_at": rfc3339_ms(a.created_at),
+        "updated_at": rfc3339_ms(a.updated_at),
+    })
+}
+
+/// Reads `{name?, config?: {configurable?: {...}}}`; unknown top-level fields are ignored.
+pub fn parse_patch(body: &Map<String, Value>) -> Result<AssistantPatch, AssistantsError> {
+    let name = agentgate_shared::http::opt_str(body, "name")
+        .map_err(AssistantsError::Invalid)?
+        .map(str::to_owned);
+    let configurable = match body.get("config") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(c)) => match c.get("configurable") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => {
+                return Err(AssistantsError::Invalid(
+                    "config.configurable must be an object".into(),
+                ));
+            }
+        },
+        Some(_) => return Err(AssistantsError::Invalid("config must be an object".into())),
+    };
+    Ok(AssistantPatch { name, configurable })
+}

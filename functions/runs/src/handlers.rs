@@ -1,0 +1,142 @@
+//! Thin handlers: parse, authorize, then hand the turn to the shared run engine.
+
+use agentgate_shared::domain::assistant::Assistant;
+use agentgate_shared::domain::ids::{RunId, ThreadId};
+use agentgate_shared::domain::message::{Message, Role};
+use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
+use agentgate_shared::domain::token;
+use agentgate_shared::http::json_object;
+use agentgate_shared::run::{self, OnComplete};
+use agentgate_shared::state::AppState;
+use agentgate_shared::stream::native::NativeEncoder;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, header};
+
+use crate::RunsError;
+use crate::request::{Caller, RunRequest};
+
+/// `POST /public/runs/stream`: anyone the assistant's access mode admits.
+#[tracing::instrument(name = "public_run", skip_all)]
+pub async fn public_stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, RunsError> {
+    let req = RunRequest::parse(&json_object(body)?, Caller::Public)?;
+    tracing::Span::current().record("assistant_id", req.assistant_id.as_str());
+    let assistant = state
+        .store
+        .get_assistant(&req.assistant_id)
+        .await?
+        .ok_or(RunsError::NotFound)?;
+    let presented = token::extract(&headers, req.token.as_deref()).map(|(_, t)| t);
+    assistant.admit_public(presented, state.clock.now_secs())?;
+    let thread_id = req.thread_id.clone().unwrap_or_else(ThreadId::mint);
+    let key = ThreadKey::public(&assistant.id, &thread_id);
+    run_turn(&state, &assistant, key, thread_id, req).await
+}
+
+/// `POST /runs/stream`: the assistant's owner, with a user JWT.
+#[tracing::instrument(name = "owner_run", skip_all)]
+pub async fn owner_stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, RunsError> {
+    let user = state.jwt.verify_headers(&headers)?;
+    let req = RunRequest::parse(&json_object(body)?, Caller::Owner)?;
+    tracing::Span::current().record("assistant_id", req.assistant_id.as_str());
+    let assistant = state
+        .store
+        .get_assistant(&req.assistant_id)
+        .await?
+        // Someone else's assistant is reported as absent, not as forbidden.
+        .filter(|a| a.owner == user)
+        .ok_or(RunsError::NotFound)?;
+    let thread_id = req.thread_id.clone().unwrap_or_else(ThreadId::mint);
+    let key = ThreadKey::owner(&assistant.id, &user, &thread_id);
+    run_turn(&state, &assistant, key, thread_id, req).await
+}
+
+async fn run_turn(
+    state: &AppState,
+    assistant: &Assistant,
+    key: ThreadKey,
+    thread_id: ThreadId,
+    req: RunRequest,
+) -> Result<Response, RunsError> {
+    let history: Vec<Message> = state
+        .store
+        .recent_messages(&key, state.settings.history_limit)
+        .await?
+        .into_iter()
+        .map(|m| m.message)
+        .collect();
+    let events = run::start_turn(
+        &state.providers,
+        assistant,
+        history,
+        &req.input,
+        &req.options,
+    )
+    .await?;
+    let run_id = RunId::mint();
+    let encoder = NativeEncoder::new(run_id.as_str(), thread_id.as_str());
+    let body = run::stream_body(
+        events,
+        encoder,
+        state.settings.keepalive,
+        persist_turn(state, key, run_id, req.input),
+    );
+    Ok(sse_response(body))
+}
+
+/// Saves the caller's messages and the reply once the reply is complete.
+fn persist_turn(
+    state: &AppState,
+    key: ThreadKey,
+    run_id: RunId,
+    input: Vec<Message>,
+) -> OnComplete {
+    let store = state.store.clone();
+    let clock = state.clock.clone();
+    let ttl = state.settings.thread_idle_ttl_secs;
+    Box::new(move |completion| {
+        Box::pin(async move {
+            let now = clock.now_ms();
+            let mut messages: Vec<StoredMessage> = input
+                .into_iter()
+                .map(|message| StoredMessage {
+                    message,
+                    run_id: run_id.clone(),
+                    created_at: now,
+                })
+                .collect();
+            messages.push(StoredMessage {
+                message: Message::new(Role::Ai, completion.text),
+                run_id,
+                created_at: now,
+            });
+            store
+                .append_messages(&key, &messages, ttl)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// An SSE response that proxies and function URLs pass through unbuffered.
+pub fn sse_response(body: axum::body::Body) -> Response {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
