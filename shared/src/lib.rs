@@ -21,3 +21,6 @@ pub mod state;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,302 @@
+//! Test support for the families (feature `testing`): a mock LLM upstream that speaks the
+//! providers' real streaming wire formats, and a ready-made state on a temporary store.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::auth::JwtKeys;
+use crate::clock::{Clock, SystemClock};
+use crate::domain::ids::UserId;
+use crate::provider::{ProviderSettings, Providers};
+use crate::secret::SecretString;
+use crate::state::{AppState, Settings};
+use crate::store::SqliteStore;
+
+/// The signing secret of test states.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// What the mock upstream does with each request.
+#[derive(Debug, Clone)]
+pub enum Behavior {
+    /// Streams these pieces, then finishes normally.
+    Reply(Vec<String>),
+    /// Answers with this HTTP status and an error body in the provider's shape.
+    Fail(u16, String),
+    /// Streams these pieces, then an in-stream error event.
+    BreakAfter(Vec<String>),
+}
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub body: Value,
+    pub authorization: Option<String>,
+    pub api_key: Option<String>,
+}
+
+#[derive(Clone)]
+struct MockState {
+    behavior: Arc<Mutex<Behavior>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    delay: Duration,
+}
+
+/// A local server speaking OpenAI's or Anthropic's streaming API.
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    state: MockState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MockUpstream {
+    /// An OpenAI-compatible server; its base URL (with `/v1`) is [`Self::openai_base_url`].
+    pub async fn openai(behavior: Behavior) -> Self {
+        Self::spawn("/v1/chat/completions", behavior, openai_handler).await
+    }
+
+    /// An Anthropic Messages server; its base URL is [`Self::base_url`].
+    pub async fn anthropic(behavior: Behavior) -> Self {
+        Self::spawn("/v1/messages", behavior, anthropic_handler).await
+    }
+
+    async fn spawn<H, T>(path: &str, behavior: Behavior, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, MockState> + Clone + Send + Sync + 'static,
+        T: 'static,
+    {
+        let state = MockState {
+            behavior: Arc::new(Mutex::new(behavior)),
+            seen: Arc::default(),
+            delay: Duration::from_millis(5),
+        };
+        let app = Router::new()
+            .route(path, post(handler))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind mock upstream");
+        let addr = listener.local_addr().expect("mock address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, state, task }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn openai_base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn set_behavior(&self, behavior: Behavior) {
+        if let Ok(mut b) = self.state.behavior.lock() {
+            *b = behavior;
+        }
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state
+            .seen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn record(state: &MockState, headers: &http::HeaderMap, body: &Bytes) -> Behavior {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if let Ok(mut seen) = state.seen.lock() {
+        seen.push(Seen {
+            body: serde_json::from_slice(body).unwrap_or(Value::Null),
+            authorization: header("authorization"),
+            api_key: header("x-api-key"),
+        });
+    }
+    state
+        .behavior
+        .lock()
+        .map(|b| b.clone())
+        .unwrap_or(Behavior::Reply(vec![]))
+}
+
+fn sse(frames: Vec<String>, delay: Duration) -> Response {
+    let stream = futures::stream::iter(frames).then(move |f| async move {
+        tokio::time::sleep(delay).await;
+        Ok::<_, std::convert::Infallible>(Bytes::from(f))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
+fn error_response(status: u16, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+async fn openai_handler(
+    State(state): State<MockState>,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let behavior = record(&state, &headers, &body);
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
+                   "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let pieces = match &behavior {
+        Behavior::Fail(status, msg) => {
+            return error_response(
+                *status,
+                json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": null}}),
+            );
+        }
+        Behavior::Reply(p) | Behavior::BreakAfter(p) => p.clone(),
+    };
+    let mut frames = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    frames.extend(
+        pieces
+            .iter()
+            .map(|p| chunk(json!({"content": p}), Value::Null)),
+    );
+    if matches!(behavior, Behavior::BreakAfter(_)) {
+        frames.push(format!(
+            "data: {}\n\n",
+            json!({"error": {"message": "mock upstream broke", "type": "server_error"}})
+        ));
+    } else {
+        frames.push(chunk(json!({}), json!("stop")));
+        frames.push(format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
+                   "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": pieces.len(), "total_tokens": 11 + pieces.len()}})
+        ));
+        frames.push("data: [DONE]\n\n".to_owned());
+    }
+    sse(frames, state.delay)
+}
+
+async fn anthropic_handler(
+    State(state): State<MockState>,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let behavior = record(&state, &headers, &body);
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let pieces = match &behavior {
+        Behavior::Fail(status, msg) => {
+            return error_response(
+                *status,
+                json!({"type": "error", "error": {"type": "invalid_request_error", "message": msg}}),
+            );
+        }
+        Behavior::Reply(p) | Behavior::BreakAfter(p) => p.clone(),
+    };
+    let mut frames = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            "role": "assistant", "content": [], "model": "mock", "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 13, "output_tokens": 1}}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ev("ping", json!({"type": "ping"})),
+    ];
+    frames.extend(pieces.iter().map(|p| {
+        ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
+    }));
+    if matches!(behavior, Behavior::BreakAfter(_)) {
+        frames.push(ev("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
+    } else {
+        frames.push(ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ));
+        frames.push(ev(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn",
+            "stop_sequence": null}, "usage": {"output_tokens": pieces.len()}}),
+        ));
+        frames.push(ev("message_stop", json!({"type": "message_stop"})));
+    }
+    sse(frames, state.delay)
+}
+
+/// A state on a fresh embedded store in `dir`, with the given providers, no echo delay.
+pub fn state(dir: &std::path::Path, mut providers: ProviderSettings) -> AppState {
+    providers.echo_delay = Duration::ZERO;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = SqliteStore::open(dir, clock.clone()).expect("open test store");
+    AppState::new(
+        Arc::new(store),
+        Providers::new(&providers).expect("providers"),
+        JwtKeys::new(&SecretString::new(TEST_JWT_SECRET)).expect("jwt keys"),
+        clock,
+        Settings::default(),
+    )
+}
+
+/// Provider settings pointing both providers at mock upstreams.
+pub fn mock_providers(
+    openai: Option<&MockUpstream>,
+    anthropic: Option<&MockUpstream>,
+) -> ProviderSettings {
+    ProviderSettings {
+        openai_base_url: openai.map(MockUpstream::openai_base_url),
+        openai_api_key: openai.map(|_| SecretString::new("sk-test-openai")),
+        anthropic_base_url: anthropic.map(MockUpstream::base_url),
+        anthropic_api_key: anthropic.map(|_| SecretString::new("sk-ant-test")),
+        echo_delay: Duration::ZERO,
+    }
+}
+
+/// A user JWT the test state accepts.
+pub fn jwt(state: &AppState, sub: &str) -> String {
+    let user = UserId::parse(sub).expect("user id");
+    state
+        .jwt
+        .issue(&user, state.clock.now_secs(), 3600)
+        .expect("issue jwt")
+}
+
+/// A temporary data folder, removed on drop.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
