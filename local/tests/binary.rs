@@ -1,0 +1,99 @@
+//! The `agentgate` binary as a user runs it: `serve` with no configuration, `dev-token`
+//! printing a JWT the server accepts, and a restart that keeps data.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agentgate");
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(data: &std::path::Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("AGENTGATE_DATA_DIR", data)
+        .env_remove("AGENTGATE_JWT_SECRET")
+        .env_remove("AGENTGATE_STORE")
+        .env("AGENTGATE_ECHO_DELAY_MS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server(child, url)
+}
+
+fn dev_token(data: &std::path::Path) -> String {
+    let out = Command::new(BIN)
+        .args(["dev-token", "--sub", "alice"])
+        .env("AGENTGATE_DATA_DIR", data)
+        .env_remove("AGENTGATE_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn serve_and_dev_token_work_with_no_configuration_and_survive_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwt = dev_token(dir.path());
+    let http = reqwest::Client::new();
+    let id = {
+        let server = start(dir.path());
+        let created: Value = http
+            .post(format!("{}/assistants", server.1))
+            .bearer_auth(&jwt)
+            .json(&json!({"name": "cli", "config": {"configurable": {"type==agent/access_mode": "public_no_auth"}}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["assistant_id"].as_str().unwrap().to_owned()
+    };
+    // A token minted before the restart is still valid after it: the secret was kept.
+    let server = start(dir.path());
+    let resp = http
+        .get(format!("{}/assistants/{id}", server.1))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = http
+        .post(format!("{}/public/runs/stream", server.1))
+        .json(&json!({"assistant_id": id, "input": [{"role": "human", "content": "ping"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("You said: ping"), "{text}");
+    assert!(text.ends_with("event: end\ndata: {}\n\n"));
+}
