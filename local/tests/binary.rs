@@ -1,6 +1,8 @@
 //! The `agentgate` binary as a user runs it: `serve` with no configuration, `dev-token`
 //! printing a JWT the server accepts, and a restart that keeps data.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 

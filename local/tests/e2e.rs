@@ -1,6 +1,8 @@
 //! End to end over real sockets: the local app on port 0, a mock upstream speaking the
 //! provider's real streaming format, and a plain HTTP client reading the SSE as it comes.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::net::SocketAddr;
 
 use agentgate_shared::state::AppState;

@@ -130,3 +130,65 @@ mod tests {
         assert_eq!(json_object(Ok(big)), Err(BodyError::TooLarge));
     }
 }
+
+/// How a store failure is presented to any caller: busy is 503 with `Retry-After`, a lost
+/// race is 409, anything else a logged 500 that reveals nothing. Never a 500 for a
+/// conditional failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: http::StatusCode,
+    pub message: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Failure {
+    pub fn new(status: http::StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn from_store(err: &crate::ports::StoreError) -> Self {
+        use crate::ports::StoreError as E;
+        use http::StatusCode as S;
+        match err {
+            E::Throttled { retry_after_secs } => Self {
+                status: S::SERVICE_UNAVAILABLE,
+                message: "the service is busy; retry shortly".into(),
+                retry_after_secs: Some((*retry_after_secs).max(1)),
+            },
+            E::TokenTaken => Self::new(
+                S::CONFLICT,
+                "this public token is already used by another assistant; choose another",
+            ),
+            E::Conflict | E::AlreadyExists => Self::new(
+                S::CONFLICT,
+                "the item changed concurrently; read it again and retry",
+            ),
+            E::Unavailable(_) | E::Corrupt(_) => {
+                tracing::error!(error = %err, "store failure");
+                Self::new(S::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
+    }
+
+    /// Renders the failure with a family's JSON body.
+    pub fn into_response_with(self, body: serde_json::Value) -> Response {
+        use axum::response::IntoResponse;
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs
+            && let Ok(v) = http::HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(http::header::RETRY_AFTER, v);
+        }
+        resp
+    }
+
+    /// `{"detail": message}`, the shape of the runs and assistants families.
+    pub fn into_detail_response(self) -> Response {
+        let body = serde_json::json!({ "detail": self.message });
+        self.into_response_with(body)
+    }
+}

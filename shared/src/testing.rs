@@ -300,3 +300,67 @@ pub fn jwt(state: &AppState, sub: &str) -> String {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// The assistant id the sample events in `events/` name.
+pub const SAMPLE_ASSISTANT_ID: &str = "3f1c9a52-7b4e-4d2a-9c1e-5a8b6d0e2f47";
+/// The public token the sample events present.
+pub const SAMPLE_TOKEN: &str = "pubkey_mybot_abc123";
+/// The owner of the sample assistant, whose JWT replaces `{{USER_JWT}}`.
+pub const SAMPLE_OWNER: &str = "alice";
+
+/// Stores the assistant the sample events refer to (public_token, echo model).
+pub async fn seed_sample_assistant(state: &AppState) {
+    use crate::domain::assistant::{Assistant, AssistantPatch};
+    let patch = AssistantPatch {
+        name: Some("sample".into()),
+        configurable: json!({
+            "type==agent/access_mode": "public_token",
+            "type==agent/public_token": SAMPLE_TOKEN,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    };
+    let owner = UserId::parse(SAMPLE_OWNER).expect("owner");
+    let mut a = Assistant::create(owner, &patch, state.clock.now_ms()).expect("sample assistant");
+    a.id = crate::domain::ids::AssistantId::parse(SAMPLE_ASSISTANT_ID).expect("sample id");
+    state
+        .store
+        .create_assistant(&a)
+        .await
+        .expect("store sample assistant");
+}
+
+/// Every sample event of one function, as `(file name, request)`, parsed the way the
+/// Lambda runtime parses them (`lambda_http::request::from_str`).
+pub fn sample_events(state: &AppState, function: &str) -> Vec<(String, http::Request<Body>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(function);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let token = jwt(state, SAMPLE_OWNER);
+    files
+        .into_iter()
+        .map(|path| {
+            let raw = std::fs::read_to_string(&path).expect("read event");
+            let raw = raw.replace("{{USER_JWT}}", &token);
+            let req = lambda_http::request::from_str(&raw)
+                .unwrap_or_else(|e| panic!("{} is not a valid Lambda event: {e}", path.display()));
+            let (parts, body) = req.into_parts();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (
+                name,
+                http::Request::from_parts(parts, Body::from(body.to_vec())),
+            )
+        })
+        .collect()
+}

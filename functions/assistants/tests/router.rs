@@ -1,5 +1,7 @@
 //! Router tests (`oneshot`) for the owner API.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use agentgate_shared::domain::token::PublicToken;
 use agentgate_shared::provider::ProviderSettings;
 use agentgate_shared::state::AppState;

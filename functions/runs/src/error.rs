@@ -3,13 +3,11 @@
 
 use agentgate_shared::auth::AuthError;
 use agentgate_shared::domain::assistant::AccessDenied;
-use agentgate_shared::http::BodyError;
+use agentgate_shared::http::{BodyError, Failure};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::provider::ProviderError;
-use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
-use serde_json::json;
+use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunsError {
@@ -37,51 +35,32 @@ impl From<agentgate_shared::domain::Invalid> for RunsError {
 
 impl IntoResponse for RunsError {
     fn into_response(self) -> Response {
-        let (status, detail) = match &self {
-            Self::Body(e) => (e.status(), e.to_string()),
-            Self::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
-            Self::NotFound => (StatusCode::NOT_FOUND, self.to_string()),
-            Self::Denied(AccessDenied::NotPublic) => (StatusCode::FORBIDDEN, self.to_string()),
+        let failure = match &self {
+            Self::Body(e) => Failure::new(e.status(), e.to_string()),
+            Self::Invalid(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
+            Self::NotFound => Failure::new(StatusCode::NOT_FOUND, self.to_string()),
             Self::Denied(AccessDenied::MissingToken) => {
-                (StatusCode::UNAUTHORIZED, self.to_string())
+                Failure::new(StatusCode::UNAUTHORIZED, self.to_string())
             }
-            Self::Denied(AccessDenied::InvalidToken) => (StatusCode::FORBIDDEN, self.to_string()),
-            Self::Auth(_) => (
+            Self::Denied(AccessDenied::NotPublic | AccessDenied::InvalidToken) => {
+                Failure::new(StatusCode::FORBIDDEN, self.to_string())
+            }
+            Self::Auth(_) => Failure::new(
                 StatusCode::UNAUTHORIZED,
-                "a valid user JWT is required: Authorization: Bearer <jwt>".to_owned(),
+                "a valid user JWT is required: Authorization: Bearer <jwt>",
             ),
             Self::Provider(e @ ProviderError::NotConfigured(_)) => {
-                (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
             Self::Provider(e @ ProviderError::Timeout) => {
-                (StatusCode::GATEWAY_TIMEOUT, e.to_string())
+                Failure::new(StatusCode::GATEWAY_TIMEOUT, e.to_string())
             }
             Self::Provider(e) => {
                 tracing::warn!(error = %e, "model provider refused the run");
-                (StatusCode::BAD_GATEWAY, e.to_string())
+                Failure::new(StatusCode::BAD_GATEWAY, e.to_string())
             }
-            Self::Store(StoreError::Throttled { .. }) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the service is busy; retry shortly".to_owned(),
-            ),
-            Self::Store(StoreError::Conflict | StoreError::AlreadyExists) => (
-                StatusCode::CONFLICT,
-                "the conversation changed concurrently; retry".to_owned(),
-            ),
-            Self::Store(e) => {
-                tracing::error!(error = %e, "store failure");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error".to_owned(),
-                )
-            }
+            Self::Store(e) => Failure::from_store(e),
         };
-        let mut resp = (status, Json(json!({ "detail": detail }))).into_response();
-        if let Self::Store(StoreError::Throttled { retry_after_secs }) = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        resp
+        failure.into_detail_response()
     }
 }

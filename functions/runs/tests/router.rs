@@ -1,5 +1,7 @@
 //! Router tests (`oneshot`) for every status of the runs family.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use agentgate_shared::domain::assistant::{Assistant, AssistantPatch, NOT_PUBLIC_DETAIL};
 use agentgate_shared::domain::ids::{ThreadId, UserId};
 use agentgate_shared::domain::thread::ThreadKey;

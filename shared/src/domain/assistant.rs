@@ -233,23 +233,17 @@ impl Assistant {
                     next.previous_token = None;
                     continue;
                 }
-                KEY_ACCESS_MODE => {
-                    if !value.is_null() {
-                        value
-                            .as_str()
-                            .ok_or_else(|| {
-                                Invalid::new(format!("{KEY_ACCESS_MODE} must be a string"))
-                            })?
-                            .parse::<AccessMode>()?;
-                    }
+                KEY_ACCESS_MODE if !value.is_null() => {
+                    value
+                        .as_str()
+                        .ok_or_else(|| Invalid::new(format!("{KEY_ACCESS_MODE} must be a string")))?
+                        .parse::<AccessMode>()?;
                 }
-                KEY_MODEL => {
-                    if !value.is_null() {
-                        value
-                            .as_str()
-                            .ok_or_else(|| Invalid::new(format!("{KEY_MODEL} must be a string")))?
-                            .parse::<ModelRef>()?;
-                    }
+                KEY_MODEL if !value.is_null() => {
+                    value
+                        .as_str()
+                        .ok_or_else(|| Invalid::new(format!("{KEY_MODEL} must be a string")))?
+                        .parse::<ModelRef>()?;
                 }
                 KEY_SYSTEM_MESSAGE => match value {
                     Value::Null => {}

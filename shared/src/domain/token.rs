@@ -56,10 +56,10 @@ impl PublicToken {
         if raw.is_empty() || raw.len() > MAX_TOKEN_LEN || raw.chars().any(char::is_control) {
             return Err(Invalid::new("malformed public token"));
         }
-        if let Some(rest) = raw.strip_prefix(PREFIX) {
-            if !valid_minted_body(rest) {
-                return Err(Invalid::new("malformed public token"));
-            }
+        if let Some(rest) = raw.strip_prefix(PREFIX)
+            && !valid_minted_body(rest)
+        {
+            return Err(Invalid::new("malformed public token"));
         }
         Ok(Self(raw.to_owned()))
     }

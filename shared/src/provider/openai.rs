@@ -82,10 +82,10 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
     }
     let mut out = Vec::new();
     if let Some(choice) = v.pointer("/choices/0") {
-        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
-            if !text.is_empty() {
-                out.push(ProviderEvent::Delta(text.to_owned()));
-            }
+        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str)
+            && !text.is_empty()
+        {
+            out.push(ProviderEvent::Delta(text.to_owned()));
         }
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             out.push(ProviderEvent::Finish(match reason {
