@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's one test command: checks formatting and lints, then runs every test.
-# CI (.ci/run) runs exactly this after installing what it needs.
+# The project's one test command: formatting, lints, then every test, with DynamoDB Local
+# started (and stopped) by infra/dynamodb-local.sh so the store contract runs on both the
+# embedded store and DynamoDB. CI (.ci/run) runs exactly this after installing what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,5 +11,6 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-echo "== cargo test"
-cargo test --workspace --all-features --locked
+echo "== cargo test (with DynamoDB Local)"
+cargo build --workspace --all-targets --all-features --locked
+infra/dynamodb-local.sh run -- cargo test --workspace --all-features --locked

@@ -31,6 +31,12 @@ enum Command {
         #[arg(long, env = "AGENTGATE_DATA_DIR", default_value = ".agentgate")]
         data_dir: PathBuf,
     },
+    /// Create the DynamoDB table declared in template.yaml (for DynamoDB Local or a
+    /// hand-made table); a table that already exists is left as it is.
+    CreateTable {
+        #[arg(long, env = "AGENTGATE_TABLE", default_value = "agentgate")]
+        table: String,
+    },
     /// Print a user JWT valid for this data folder's secret (the token is the last line).
     DevToken {
         /// The user the token names (the owner of assistants it creates).
@@ -49,6 +55,7 @@ async fn main() -> ExitCode {
     agentgate_shared::telemetry::init_local();
     let result = match Cli::parse().command {
         Command::Serve { addr, data_dir } => serve(addr, data_dir).await,
+        Command::CreateTable { table } => create_table(&table).await,
         Command::DevToken {
             sub,
             ttl_hours,
@@ -85,6 +92,16 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())
+}
+
+async fn create_table(table: &str) -> Result<(), String> {
+    let config = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    agentgate_shared::store::dynamo::schema::create_table(&client, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("table {table} is ready");
+    Ok(())
 }
 
 fn dev_token(sub: &str, ttl_hours: i64, data_dir: &std::path::Path) -> Result<(), String> {

@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod ports;
 pub mod provider;
 pub mod random;
+pub mod ratelimit;
 pub mod run;
 pub mod secret;
 pub mod state;

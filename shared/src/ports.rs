@@ -63,8 +63,10 @@ pub trait ThreadStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Appends messages in order and keeps the thread alive for `idle_ttl_secs` more.
-    /// A thread that expired starts afresh: its old messages never reappear.
+    /// Appends messages in order. Each message lives `idle_ttl_secs` after it is written
+    /// (a rolling window) and the thread lives as long as its newest message, so a thread
+    /// idle for the TTL expires. A thread that expired starts afresh: its old messages
+    /// never reappear.
     async fn append_messages(
         &self,
         key: &ThreadKey,

@@ -7,6 +7,7 @@
 pub mod assistant;
 pub mod ids;
 pub mod message;
+pub mod ratelimit;
 pub mod thread;
 pub mod time;
 pub mod token;

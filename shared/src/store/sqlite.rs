@@ -117,10 +117,13 @@ impl SqliteStore {
     }
 }
 
-fn live_tokens(a: &Assistant) -> Vec<(String, Option<i64>)> {
+/// The tokens whose index rows an assistant owns at `now` (an expired overlap token's row
+/// may already belong to another assistant).
+fn live_tokens(a: &Assistant, now: i64) -> Vec<(String, Option<i64>)> {
     [a.token.as_ref(), a.previous_token.as_ref()]
         .into_iter()
         .flatten()
+        .filter(|t| t.expires_at.is_none_or(|e| e > now))
         .map(|t| (t.digest.to_hex(), t.expires_at))
         .collect()
 }
@@ -175,7 +178,7 @@ impl AssistantStore for SqliteStore {
             if inserted == 0 {
                 return Err(StoreError::AlreadyExists);
             }
-            for (digest, exp) in live_tokens(&a) {
+            for (digest, exp) in live_tokens(&a, now) {
                 claim_token(tx, &digest, a.id.as_str(), exp, now)?;
             }
             Ok(())
@@ -232,8 +235,8 @@ impl AssistantStore for SqliteStore {
             if changed == 0 {
                 return Err(StoreError::Conflict);
             }
-            let keep = live_tokens(&next);
-            for (digest, _) in live_tokens(&prev) {
+            let keep = live_tokens(&next, now);
+            for (digest, _) in live_tokens(&prev, now) {
                 if !keep.iter().any(|(d, _)| *d == digest) {
                     tx.execute(
                         "DELETE FROM tokens WHERE digest = ?1 AND assistant_id = ?2",

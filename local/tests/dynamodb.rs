@@ -1,0 +1,124 @@
+//! The native streaming flow on DynamoDB Local: the whole API served over the DynamoDB
+//! adapter, and the thread's items read back from the table afterwards.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agentgate_shared::auth::JwtKeys;
+use agentgate_shared::clock::{Clock, SystemClock};
+use agentgate_shared::provider::Providers;
+use agentgate_shared::secret::SecretString;
+use agentgate_shared::state::{AppState, Settings};
+use agentgate_shared::store::{DynamoStore, dynamo::schema};
+use agentgate_shared::testing::{self, Behavior, MockUpstream};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn public_runs_persist_threads_in_dynamodb() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "needs DynamoDB Local: run scripts/test.sh"
+    );
+    let config = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("e2e-{}", uuid::Uuid::new_v4());
+    schema::create_table(&client, &table).await.unwrap();
+
+    let mock = MockUpstream::openai(Behavior::Reply(vec!["Stored ".into(), "reply".into()])).await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState::new(
+        Arc::new(DynamoStore::new(
+            client.clone(),
+            table.clone(),
+            clock.clone(),
+        )),
+        Providers::new(&testing::mock_providers(Some(&mock), None)).unwrap(),
+        JwtKeys::new(&SecretString::new(testing::TEST_JWT_SECRET)).unwrap(),
+        clock,
+        Settings::default(),
+    );
+    let jwt = testing::jwt(&state, "owner");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+
+    let created: Value = http
+        .post(format!("{base}/assistants"))
+        .bearer_auth(&jwt)
+        .json(&json!({"name": "ddb", "config": {"configurable": {
+            "type==agent/model": "openai:gpt-4o-mini",
+            "type==agent/access_mode": "public_token",
+            "type==agent/public_token": "pubkey_dynamo_0123456789",
+        }}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["assistant_id"].as_str().unwrap().to_owned();
+
+    for text in ["first question", "second question"] {
+        let sse = http
+            .post(format!("{base}/public/runs/stream"))
+            .bearer_auth("pubkey_dynamo_0123456789")
+            .json(&json!({"assistant_id": id, "thread_id": "ddb-thread", "input": [{"role": "human", "content": text}]}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(sse.contains("\"content\":\"Stored reply\""), "{sse}");
+        assert!(sse.ends_with("event: end\ndata: {}\n\n"));
+    }
+    // The second turn sent the first turn upstream, read back from DynamoDB.
+    let second = &mock.seen()[1].body["messages"];
+    assert_eq!(second.as_array().unwrap().len(), 3);
+    assert_eq!(second[0]["content"], "first question");
+    assert_eq!(second[1]["content"], "Stored reply");
+
+    // The thread's items are in the table: a meta item and four messages, all with a TTL.
+    let items = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(format!("TH#{id}/public/ddb-thread")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let rows = items.items();
+    assert_eq!(rows.len(), 5);
+    let messages: Vec<_> = rows
+        .iter()
+        .filter(|r| r["sk"].as_s().unwrap().starts_with("M#"))
+        .map(|r| {
+            (
+                r["role"].as_s().unwrap().clone(),
+                r["content"].as_s().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            ("human".into(), "first question".into()),
+            ("ai".into(), "Stored reply".into()),
+            ("human".into(), "second question".into()),
+            ("ai".into(), "Stored reply".into()),
+        ]
+    );
+    assert!(rows.iter().all(|r| r.contains_key("ttl")));
+    // No item holds the public token in plaintext.
+    let scan = client.scan().table_name(&table).send().await.unwrap();
+    assert!(!format!("{:?}", scan.items()).contains("pubkey_dynamo_0123456789"));
+}

@@ -1,0 +1,55 @@
+//! Applies rate-limit caps with exact conditional counters (see
+//! [`crate::domain::ratelimit`] for the policy and why caps are checked narrowest first).
+
+use crate::domain::ratelimit::Cap;
+use crate::ports::{Admission, CounterStore, StoreError};
+
+/// Which cap refused a request, and when to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limited {
+    pub scope: String,
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RateLimitError {
+    #[error("rate limited by {}", .0.scope)]
+    Limited(Limited),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Counts the request against every cap in order, stopping at the first refusal.
+pub async fn admit(
+    store: &dyn CounterStore,
+    caps: &[Cap],
+    now_secs: i64,
+) -> Result<(), RateLimitError> {
+    for cap in caps {
+        if !admit_one(store, cap, now_secs).await? {
+            return Err(RateLimitError::Limited(Limited {
+                scope: cap.scope.clone(),
+                retry_after_secs: cap.retry_after(now_secs),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// One cap: starts at a random shard and probes the others only when it is full, so the
+/// writes of a flood spread across shards and the cap is exact once all are full.
+async fn admit_one(store: &dyn CounterStore, cap: &Cap, now_secs: i64) -> Result<bool, StoreError> {
+    let counters = cap.shard_counters(now_secs);
+    let expires_at = cap.expires_at(now_secs);
+    let first = usize::from(crate::random::bytes::<2>()[0]) % counters.len();
+    for i in 0..counters.len() {
+        let (key, limit) = &counters[(first + i) % counters.len()];
+        if *limit == 0 {
+            continue;
+        }
+        if let Admission::Admitted(_) = store.increment_below(key, *limit, expires_at).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

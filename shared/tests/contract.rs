@@ -1,0 +1,469 @@
+//! The store contract, written once and run against the embedded store and DynamoDB Local.
+//!
+//! DynamoDB Local is started by `scripts/test.sh` (through `infra/dynamodb-local.sh`),
+//! which sets `AWS_ENDPOINT_URL_DYNAMODB`; each test gets its own fresh table created from
+//! the template's definition.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+
+use agentgate_shared::clock::{Clock, ManualClock};
+use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
+use agentgate_shared::domain::ids::{RunId, ThreadId, UserId};
+use agentgate_shared::domain::message::{Message, Role};
+use agentgate_shared::domain::ratelimit::Cap;
+use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
+use agentgate_shared::domain::token::PublicToken;
+use agentgate_shared::ports::{Admission, Store, StoreError};
+use agentgate_shared::ratelimit::{self, RateLimitError};
+use agentgate_shared::store::{DynamoStore, SqliteStore, dynamo::schema};
+use serde_json::json;
+
+/// 2026-11-22T00:00:00Z
+const T0_MS: i64 = 1_795_305_600_000;
+
+struct Backend {
+    store: Arc<dyn Store>,
+    clock: ManualClock,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn embedded() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0_MS);
+    let store = SqliteStore::open(dir.path(), Arc::new(clock.clone())).unwrap();
+    Backend {
+        store: Arc::new(store),
+        clock,
+        _dir: Some(dir),
+    }
+}
+
+async fn dynamodb() -> Backend {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "the DynamoDB contract tests need DynamoDB Local: run scripts/test.sh, or \
+         infra/dynamodb-local.sh run -- cargo test"
+    );
+    let config = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("contract-{}", uuid::Uuid::new_v4());
+    schema::create_table(&client, &table).await.unwrap();
+    let clock = ManualClock::new(T0_MS);
+    let store = DynamoStore::new(client, table, Arc::new(clock.clone()));
+    Backend {
+        store: Arc::new(store),
+        clock,
+        _dir: None,
+    }
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { super::$name(super::embedded().await).await } )*
+        }
+        mod dynamodb_local {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { super::$name(super::dynamodb().await).await } )*
+        }
+    };
+}
+
+contract!(
+    assistants_are_created_once_and_updated_conditionally,
+    assistants_are_listed_per_owner,
+    the_token_index_follows_every_change,
+    thread_messages_come_back_in_order_and_bounded,
+    expired_threads_are_invisible_and_restart_empty,
+    counters_stop_at_the_limit_and_expire,
+    concurrent_increments_admit_exactly_the_limit,
+    a_refusal_leaves_no_count_on_wider_caps,
+    sharded_caps_are_exact_under_a_flood,
+);
+
+fn new_assistant(owner: &str, token: Option<&str>, now: i64) -> Assistant {
+    let mut conf = json!({"type==agent/system_message": "hi"});
+    if let Some(t) = token {
+        conf["type==agent/access_mode"] = json!("public_token");
+        conf["type==agent/public_token"] = json!(t);
+    }
+    let patch = AssistantPatch {
+        name: Some("bot".into()),
+        configurable: conf.as_object().cloned().unwrap(),
+    };
+    Assistant::create(UserId::parse(owner).unwrap(), &patch, now).unwrap()
+}
+
+fn rename(a: &Assistant, name: &str, now: i64) -> Assistant {
+    a.patched(
+        &AssistantPatch {
+            name: Some(name.into()),
+            configurable: Default::default(),
+        },
+        now,
+    )
+    .unwrap()
+}
+
+async fn assistants_are_created_once_and_updated_conditionally(b: Backend) {
+    let now = b.clock.now_ms();
+    let a = new_assistant("alice", None, now);
+    b.store.create_assistant(&a).await.unwrap();
+    assert!(matches!(
+        b.store.create_assistant(&a).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(b.store.get_assistant(&a.id).await.unwrap().unwrap(), a);
+
+    let v2 = rename(&a, "two", now + 1);
+    b.store.update_assistant(&a, &v2).await.unwrap();
+    // A writer that read version 1 loses, and changes nothing.
+    let stale = rename(&a, "stale", now + 2);
+    assert!(matches!(
+        b.store.update_assistant(&a, &stale).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        b.store.get_assistant(&a.id).await.unwrap().unwrap().name,
+        "two"
+    );
+    assert!(
+        b.store
+            .get_assistant(&agentgate_shared::domain::ids::AssistantId::mint())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn assistants_are_listed_per_owner(b: Backend) {
+    let mut mine = Vec::new();
+    for i in 0..3 {
+        let a = new_assistant("alice", None, b.clock.now_ms() + i);
+        b.store.create_assistant(&a).await.unwrap();
+        mine.push(a);
+    }
+    b.store
+        .create_assistant(&new_assistant("bob", None, b.clock.now_ms()))
+        .await
+        .unwrap();
+    let listed = b
+        .store
+        .list_assistants(&UserId::parse("alice").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(listed, mine, "the owner's assistants, oldest first");
+    assert!(
+        b.store
+            .list_assistants(&UserId::parse("carol").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn the_token_index_follows_every_change(b: Backend) {
+    let now = b.clock.now_ms();
+    let t1 = PublicToken::parse_presented("pubkey_first_token_01").unwrap();
+    let a = new_assistant("alice", Some(t1.expose()), now);
+    b.store.create_assistant(&a).await.unwrap();
+    assert_eq!(
+        b.store.find_assistant_by_token(&t1.digest()).await.unwrap(),
+        Some(a.id.clone())
+    );
+
+    // Another assistant cannot take the same token, and its create leaves nothing behind.
+    let thief = new_assistant("mallory", Some(t1.expose()), now);
+    assert!(matches!(
+        b.store.create_assistant(&thief).await,
+        Err(StoreError::TokenTaken)
+    ));
+    assert!(b.store.get_assistant(&thief.id).await.unwrap().is_none());
+
+    // Rotation with overlap: both tokens find the assistant until the overlap ends.
+    let (rotated, t2) = a.rotated(60, now + 1).unwrap();
+    b.store.update_assistant(&a, &rotated).await.unwrap();
+    assert_eq!(
+        b.store.find_assistant_by_token(&t2.digest()).await.unwrap(),
+        Some(a.id.clone())
+    );
+    assert_eq!(
+        b.store.find_assistant_by_token(&t1.digest()).await.unwrap(),
+        Some(a.id.clone())
+    );
+    b.clock.advance_secs(61);
+    assert_eq!(
+        b.store.find_assistant_by_token(&t1.digest()).await.unwrap(),
+        None,
+        "expired overlap"
+    );
+    // Once expired, the old token may be claimed by someone else.
+    let reuse = new_assistant("bob", Some(t1.expose()), b.clock.now_ms());
+    b.store.create_assistant(&reuse).await.unwrap();
+
+    // Removing the token removes its index entry.
+    let cleared = rotated
+        .patched(
+            &AssistantPatch {
+                name: None,
+                configurable: json!({"type==agent/access_mode": "public_no_auth", "type==agent/public_token": null})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            },
+            b.clock.now_ms(),
+        )
+        .unwrap();
+    b.store.update_assistant(&rotated, &cleared).await.unwrap();
+    assert_eq!(
+        b.store.find_assistant_by_token(&t2.digest()).await.unwrap(),
+        None
+    );
+}
+
+fn msg(role: Role, text: &str, at: i64) -> StoredMessage {
+    StoredMessage {
+        message: Message::new(role, text),
+        run_id: RunId::mint(),
+        created_at: at,
+    }
+}
+
+fn key(name: &str) -> ThreadKey {
+    ThreadKey::public(
+        &agentgate_shared::domain::ids::AssistantId::mint(),
+        &ThreadId::parse(name).unwrap(),
+    )
+}
+
+async fn thread_messages_come_back_in_order_and_bounded(b: Backend) {
+    let k = key("t");
+    let other = key("t");
+    for turn in 0..30 {
+        let batch = [
+            msg(Role::Human, &format!("q{turn}"), turn),
+            msg(Role::Ai, &format!("a{turn}"), turn),
+        ];
+        b.store.append_messages(&k, &batch, 3600).await.unwrap();
+    }
+    b.store
+        .append_messages(&other, &[msg(Role::Human, "elsewhere", 0)], 3600)
+        .await
+        .unwrap();
+    let all = b.store.recent_messages(&k, 100).await.unwrap();
+    assert_eq!(all.len(), 60);
+    assert_eq!(all[0].message.content, "q0");
+    assert_eq!(all[59].message.content, "a29");
+    let recent = b.store.recent_messages(&k, 5).await.unwrap();
+    let texts: Vec<_> = recent.iter().map(|m| m.message.content.as_str()).collect();
+    assert_eq!(texts, ["a27", "q28", "a28", "q29", "a29"]);
+    assert_eq!(b.store.recent_messages(&other, 10).await.unwrap().len(), 1);
+    assert!(
+        b.store
+            .recent_messages(&key("nobody"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A long message stays far below any item limit and comes back whole.
+    let long = "x".repeat(32_000);
+    b.store
+        .append_messages(&k, &[msg(Role::Human, &long, 0)], 3600)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.store.recent_messages(&k, 1).await.unwrap()[0]
+            .message
+            .content,
+        long
+    );
+}
+
+async fn expired_threads_are_invisible_and_restart_empty(b: Backend) {
+    // Retention is a rolling window: each message lives for the idle TTL after it was
+    // written, and the thread lives as long as its newest message.
+    let k = key("idle");
+    b.store
+        .append_messages(
+            &k,
+            &[msg(Role::Human, "old", 0), msg(Role::Ai, "old reply", 0)],
+            100,
+        )
+        .await
+        .unwrap();
+    b.clock.advance_secs(50);
+    b.store
+        .append_messages(&k, &[msg(Role::Human, "still alive", 0)], 100)
+        .await
+        .unwrap();
+    b.clock.advance_secs(40);
+    assert_eq!(b.store.recent_messages(&k, 10).await.unwrap().len(), 3);
+    b.clock.advance_secs(50);
+    let texts: Vec<_> = b
+        .store
+        .recent_messages(&k, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message.content)
+        .collect();
+    assert_eq!(
+        texts,
+        ["still alive"],
+        "messages past their TTL are invisible in a live thread"
+    );
+    b.clock.advance_secs(11);
+    assert!(
+        b.store.recent_messages(&k, 10).await.unwrap().is_empty(),
+        "expired but not deleted: invisible"
+    );
+    b.store
+        .append_messages(&k, &[msg(Role::Human, "fresh start", 0)], 100)
+        .await
+        .unwrap();
+    let now = b.store.recent_messages(&k, 10).await.unwrap();
+    let texts: Vec<_> = now.iter().map(|m| m.message.content.as_str()).collect();
+    assert_eq!(texts, ["fresh start"], "old messages never reappear");
+}
+
+async fn counters_stop_at_the_limit_and_expire(b: Backend) {
+    let exp = b.clock.now_secs() + 60;
+    for i in 1..=3 {
+        assert_eq!(
+            b.store.increment_below("c", 3, exp).await.unwrap(),
+            Admission::Admitted(i)
+        );
+    }
+    assert_eq!(
+        b.store.increment_below("c", 3, exp).await.unwrap(),
+        Admission::Rejected
+    );
+    assert_eq!(
+        b.store.counter_value("c").await.unwrap(),
+        3,
+        "a refusal counts nothing"
+    );
+    assert_eq!(b.store.counter_value("absent").await.unwrap(), 0);
+    b.clock.advance_secs(61);
+    assert_eq!(
+        b.store.counter_value("c").await.unwrap(),
+        0,
+        "expired counters read as zero"
+    );
+    let exp2 = b.clock.now_secs() + 60;
+    assert_eq!(
+        b.store.increment_below("c", 3, exp2).await.unwrap(),
+        Admission::Admitted(1)
+    );
+    assert_eq!(
+        b.store.increment_below("zero", 0, exp2).await.unwrap(),
+        Admission::Rejected
+    );
+}
+
+async fn concurrent_increments_admit_exactly_the_limit(b: Backend) {
+    for limit in [30u64, 60] {
+        for round in 0..3 {
+            let name = format!("flood-{limit}-{round}");
+            let exp = b.clock.now_secs() + 3600;
+            let tasks: Vec<_> = (0..2 * limit)
+                .map(|_| {
+                    let store = b.store.clone();
+                    let name = name.clone();
+                    tokio::spawn(async move { store.increment_below(&name, limit, exp).await })
+                })
+                .collect();
+            let mut admitted = 0;
+            for t in tasks {
+                if let Admission::Admitted(_) = t.await.unwrap().unwrap() {
+                    admitted += 1;
+                }
+            }
+            assert_eq!(admitted, limit, "limit {limit}, round {round}");
+            assert_eq!(b.store.counter_value(&name).await.unwrap(), limit);
+        }
+    }
+}
+
+async fn a_refusal_leaves_no_count_on_wider_caps(b: Backend) {
+    let now = b.clock.now_secs();
+    let caps = [
+        Cap::new("visitor:v1", 2, 3600),
+        Cap::new("ip:1.2.3.4", 3, 3600),
+        Cap::new("bot:b", 100, 86_400),
+    ];
+    for _ in 0..2 {
+        ratelimit::admit(b.store.as_ref(), &caps, now)
+            .await
+            .unwrap();
+    }
+    let refused = ratelimit::admit(b.store.as_ref(), &caps, now).await;
+    let Err(RateLimitError::Limited(l)) = refused else {
+        panic!("expected a refusal")
+    };
+    assert_eq!(l.scope, "visitor:v1");
+    assert!(l.retry_after_secs > 0 && l.retry_after_secs <= 3600);
+    let count = |cap: &Cap| {
+        let key = cap.shard_counters(now)[0].0.clone();
+        let store = b.store.clone();
+        async move { store.counter_value(&key).await.unwrap() }
+    };
+    assert_eq!(
+        (
+            count(&caps[0]).await,
+            count(&caps[1]).await,
+            count(&caps[2]).await
+        ),
+        (2, 2, 2)
+    );
+    // A second visitor on the same IP: refused by the IP cap, leaving a count on its own
+    // (narrower) visitor cap but none on the bot cap.
+    let caps2 = [
+        Cap::new("visitor:v2", 2, 3600),
+        caps[1].clone(),
+        caps[2].clone(),
+    ];
+    ratelimit::admit(b.store.as_ref(), &caps2, now)
+        .await
+        .unwrap();
+    let Err(RateLimitError::Limited(l)) = ratelimit::admit(b.store.as_ref(), &caps2, now).await
+    else {
+        panic!("expected the IP cap to refuse")
+    };
+    assert_eq!(l.scope, "ip:1.2.3.4");
+    assert_eq!(
+        (
+            count(&caps2[0]).await,
+            count(&caps[1]).await,
+            count(&caps[2]).await
+        ),
+        (2, 3, 3)
+    );
+}
+
+async fn sharded_caps_are_exact_under_a_flood(b: Backend) {
+    let now = b.clock.now_secs();
+    let cap = Cap::new("bot:flood", 45, 86_400).sharded(4);
+    let tasks: Vec<_> = (0..90)
+        .map(|_| {
+            let store = b.store.clone();
+            let cap = cap.clone();
+            tokio::spawn(async move { ratelimit::admit(store.as_ref(), &[cap], now).await.is_ok() })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(admitted, 45);
+    let mut total = 0;
+    for (key, limit) in cap.shard_counters(now) {
+        let v = b.store.counter_value(&key).await.unwrap();
+        assert_eq!(v, limit, "every shard filled to its share");
+        total += v;
+    }
+    assert_eq!(total, 45);
+}
