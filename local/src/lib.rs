@@ -11,5 +11,6 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(agentgate_runs::router(state.clone()))
+        .merge(agentgate_openai::router(state.clone()))
         .merge(agentgate_assistants::router(state))
 }

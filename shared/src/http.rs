@@ -74,6 +74,20 @@ pub fn opt_str<'a>(
     }
 }
 
+/// An SSE response that proxies and function URLs pass through unbuffered.
+pub fn sse_response(body: axum::body::Body) -> Response {
+    use http::{HeaderValue, header};
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
 /// The Lambda request id when running on Lambda, none locally.
 fn lambda_request_id(req: &Request) -> Option<String> {
     use lambda_http::RequestExt;

@@ -2,18 +2,36 @@
 //!
 //! The same `Router` a family exposes for the local server is handed to `lambda_http`:
 //! streaming families use response streaming (function URLs with `RESPONSE_STREAM`), the
-//! others the buffered runner.
+//! others the buffered runner. State is built once per cold start; a missing setting fails
+//! the cold start with one clear log line.
 
 use axum::Router;
 
+use crate::state::AppState;
+
 pub use lambda_http::Error;
 
-/// Serves a streaming family (runs, openai, widget, links chat).
-pub async fn serve_streaming(router: Router) -> Result<(), Error> {
-    lambda_http::run_with_streaming_response(router).await
+/// How a family's responses leave the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invoke {
+    /// Response streaming (`InvokeMode: RESPONSE_STREAM`).
+    Streaming,
+    /// One buffered response (`InvokeMode: BUFFERED`).
+    Buffered,
 }
 
-/// Serves a buffered family (owner APIs).
-pub async fn serve_buffered(router: Router) -> Result<(), Error> {
-    lambda_http::run(router).await
+/// The whole `main` of a family's Lambda.
+pub async fn run(router: fn(AppState) -> Router, invoke: Invoke) -> Result<(), Error> {
+    crate::telemetry::init_lambda();
+    let state = match AppState::lambda().await {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::error!(error = %err, "cold start failed: configuration is incomplete");
+            return Err(err.into());
+        }
+    };
+    match invoke {
+        Invoke::Streaming => lambda_http::run_with_streaming_response(router(state)).await,
+        Invoke::Buffered => lambda_http::run(router(state)).await,
+    }
 }

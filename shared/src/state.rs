@@ -23,6 +23,13 @@ pub struct Settings {
     /// How many earlier messages are sent to the model (`AGENTGATE_HISTORY_LIMIT`, 40).
     pub history_limit: usize,
     pub keepalive: Duration,
+    /// Public requests per minute per end user of one assistant
+    /// (`AGENTGATE_RATE_PER_MINUTE`, default 30).
+    pub rate_per_minute: u64,
+    /// Public requests per day per assistant (`AGENTGATE_DAILY_LIMIT`, default 10,000),
+    /// counted over `daily_shards` counters.
+    pub daily_limit: u64,
+    pub daily_shards: u32,
 }
 
 impl Default for Settings {
@@ -31,6 +38,9 @@ impl Default for Settings {
             thread_idle_ttl_secs: 30 * 86_400,
             history_limit: 40,
             keepalive: crate::run::KEEPALIVE,
+            rate_per_minute: 30,
+            daily_limit: 10_000,
+            daily_shards: 8,
         }
     }
 }
@@ -96,6 +106,8 @@ impl Settings {
         Ok(Self {
             thread_idle_ttl_secs: days * 86_400,
             history_limit,
+            rate_per_minute: env_num("AGENTGATE_RATE_PER_MINUTE", 30)?,
+            daily_limit: env_num("AGENTGATE_DAILY_LIMIT", 10_000)?,
             ..Self::default()
         })
     }

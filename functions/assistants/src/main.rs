@@ -1,16 +1,8 @@
-//! The `assistants` Lambda: the owner API under the buffered runner.
+//! The `assistants` Lambda: the family's router on the Lambda runtime.
 
-use agentgate_shared::{lambda, state::AppState, telemetry};
+use agentgate_shared::lambda::{self, Invoke};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
-    telemetry::init_lambda();
-    let state = match AppState::lambda().await {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::error!(error = %err, "cold start failed: configuration is incomplete");
-            return Err(err.into());
-        }
-    };
-    lambda::serve_buffered(agentgate_assistants::router(state)).await
+    lambda::run(agentgate_assistants::router, Invoke::Buffered).await
 }

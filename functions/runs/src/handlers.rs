@@ -6,6 +6,7 @@ use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
 use agentgate_shared::domain::token;
 use agentgate_shared::http::json_object;
+use agentgate_shared::http::sse_response;
 use agentgate_shared::run::{self, OnComplete};
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::native::NativeEncoder;
@@ -13,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, header};
+use http::HeaderMap;
 
 use crate::RunsError;
 use crate::request::{Caller, RunRequest};
@@ -126,17 +127,4 @@ fn persist_turn(
                 .map_err(|e| e.to_string())
         })
     })
-}
-
-/// An SSE response that proxies and function URLs pass through unbuffered.
-pub fn sse_response(body: axum::body::Body) -> Response {
-    let mut resp = Response::new(body);
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    resp
 }

@@ -1,16 +1,8 @@
-//! The `runs` Lambda: the family's router under response streaming.
+//! The `runs` Lambda: the family's router on the Lambda runtime.
 
-use agentgate_shared::{lambda, state::AppState, telemetry};
+use agentgate_shared::lambda::{self, Invoke};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
-    telemetry::init_lambda();
-    let state = match AppState::lambda().await {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::error!(error = %err, "cold start failed: configuration is incomplete");
-            return Err(err.into());
-        }
-    };
-    lambda::serve_streaming(agentgate_runs::router(state)).await
+    lambda::run(agentgate_runs::router, Invoke::Streaming).await
 }

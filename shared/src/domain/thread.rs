@@ -25,6 +25,11 @@ impl ThreadKey {
         Self(format!("{assistant}/user:{user}/{}", thread.as_str()))
     }
 
+    /// The transcript of one end user of the OpenAI-compatible endpoint.
+    pub fn openai(assistant: &AssistantId, end_user: &str) -> Self {
+        Self(format!("{assistant}/openai/{end_user}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

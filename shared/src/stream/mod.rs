@@ -5,6 +5,7 @@
 //! byte for byte without a server.
 
 pub mod native;
+pub mod openai;
 
 use bytes::Bytes;
 

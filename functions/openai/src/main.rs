@@ -1,0 +1,8 @@
+//! The `openai` Lambda: the family's router on the Lambda runtime.
+
+use agentgate_shared::lambda::{self, Invoke};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::Error> {
+    lambda::run(agentgate_openai::router, Invoke::Streaming).await
+}

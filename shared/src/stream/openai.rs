@@ -1,0 +1,168 @@
+//! OpenAI's chat-completions wire format: `chat.completion` objects and streamed
+//! `chat.completion.chunk`s ending with `data: [DONE]`.
+//!
+//! Only the fields OpenAI documents are sent, so strict clients (the official SDKs in
+//! strict mode, the Vercel AI SDK's schemas) accept every frame. A failure mid-stream is
+//! a chunk holding `{"error": ...}`, which the SDKs raise as an API error.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::{Completion, Encoder, sse_data};
+use crate::provider::Usage;
+
+/// What every chunk and completion of one response shares.
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
+    pub id: String,
+    pub created: i64,
+    pub model: String,
+}
+
+impl ResponseMeta {
+    pub fn new(model: &str, created: i64) -> Self {
+        Self {
+            id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+            created,
+            model: model.to_owned(),
+        }
+    }
+}
+
+pub fn usage_json(u: &Usage) -> Value {
+    json!({
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.input_tokens + u.output_tokens,
+    })
+}
+
+/// A whole (non-streamed) `chat.completion`.
+pub fn completion_json(meta: &ResponseMeta, c: &Completion) -> Value {
+    json!({
+        "id": meta.id,
+        "object": "chat.completion",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": c.text, "refusal": null},
+            "logprobs": null,
+            "finish_reason": c.finish.as_openai(),
+        }],
+        "usage": usage_json(&c.usage),
+        "system_fingerprint": null,
+    })
+}
+
+/// The OpenAI error object.
+pub fn error_json(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Value {
+    json!({"error": {"message": message, "type": kind, "param": param, "code": code}})
+}
+
+/// Streams `chat.completion.chunk`s.
+#[derive(Debug, Clone)]
+pub struct ChunkEncoder {
+    meta: ResponseMeta,
+    include_usage: bool,
+}
+
+impl ChunkEncoder {
+    pub fn new(meta: ResponseMeta, include_usage: bool) -> Self {
+        Self {
+            meta,
+            include_usage,
+        }
+    }
+
+    fn chunk(&self, choices: Value, usage: Option<Value>) -> Bytes {
+        let mut v = json!({
+            "id": self.meta.id,
+            "object": "chat.completion.chunk",
+            "created": self.meta.created,
+            "model": self.meta.model,
+            "system_fingerprint": null,
+            "choices": choices,
+        });
+        if let Some(u) = usage {
+            v["usage"] = u;
+        }
+        sse_data(&v.to_string())
+    }
+
+    fn choice(delta: Value, finish: Option<&str>) -> Value {
+        json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}])
+    }
+}
+
+impl Encoder for ChunkEncoder {
+    fn start(&mut self) -> Vec<Bytes> {
+        vec![self.chunk(
+            Self::choice(json!({"role": "assistant", "content": ""}), None),
+            None,
+        )]
+    }
+
+    fn delta(&mut self, delta: &str, _accumulated: &str) -> Vec<Bytes> {
+        vec![self.chunk(Self::choice(json!({"content": delta}), None), None)]
+    }
+
+    fn finish(&mut self, completion: &Completion) -> Vec<Bytes> {
+        let mut out = vec![self.chunk(
+            Self::choice(json!({}), Some(completion.finish.as_openai())),
+            None,
+        )];
+        if self.include_usage {
+            out.push(self.chunk(json!([]), Some(usage_json(&completion.usage))));
+        }
+        out.push(sse_data("[DONE]"));
+        out
+    }
+
+    fn error(&mut self, message: &str) -> Vec<Bytes> {
+        vec![
+            sse_data(&error_json(message, "api_error", None, Some("upstream_error")).to_string()),
+            sse_data("[DONE]"),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::FinishReason;
+
+    fn parse(frame: &Bytes) -> Value {
+        let s = std::str::from_utf8(frame).unwrap();
+        serde_json::from_str(s.strip_prefix("data: ").unwrap().trim_end()).unwrap()
+    }
+
+    #[test]
+    fn chunks_follow_the_documented_sequence() {
+        let meta = ResponseMeta::new("bot", 7);
+        let mut e = ChunkEncoder::new(meta.clone(), true);
+        let first = parse(&e.start()[0]);
+        assert_eq!(first["object"], "chat.completion.chunk");
+        assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(
+            parse(&e.delta("Hi", "Hi")[0])["choices"][0]["delta"]["content"],
+            "Hi"
+        );
+        let c = Completion {
+            text: "Hi".into(),
+            finish: FinishReason::Stop,
+            usage: Usage {
+                input_tokens: 2,
+                output_tokens: 1,
+            },
+        };
+        let end = e.finish(&c);
+        assert_eq!(parse(&end[0])["choices"][0]["finish_reason"], "stop");
+        assert_eq!(parse(&end[1])["usage"]["total_tokens"], 3);
+        assert_eq!(parse(&end[1])["choices"], json!([]));
+        assert_eq!(end[2], "data: [DONE]\n\n");
+        let whole = completion_json(&meta, &c);
+        assert_eq!(whole["id"], first["id"]);
+        assert_eq!(whole["choices"][0]["message"]["content"], "Hi");
+    }
+}
