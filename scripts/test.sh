@@ -11,6 +11,13 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-echo "== cargo test (with DynamoDB Local)"
+echo "== client libraries for the oracle tests"
+scripts/setup-clients.sh
+
+echo "== tests (with DynamoDB Local)"
 cargo build --workspace --all-targets --all-features --locked
-infra/dynamodb-local.sh run -- cargo test --workspace --all-features --locked
+if cargo nextest --version >/dev/null 2>&1; then
+  infra/dynamodb-local.sh run -- cargo nextest run --workspace --all-features --locked --no-fail-fast
+else
+  infra/dynamodb-local.sh run -- cargo test --workspace --all-features --locked --no-fail-fast
+fi

@@ -1,0 +1,135 @@
+//! Real client libraries against the running server: the official `openai` Python SDK
+//! and the Vercel AI SDK's OpenAI provider. This test serves the API on a free port in
+//! front of mock upstreams (OpenAI and Anthropic wire formats), then runs each client
+//! suite (`tests/clients/`) against it. `scripts/setup-clients.sh` installs the pinned
+//! client libraries; `scripts/test.sh` runs it first.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+
+use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
+use agentgate_shared::domain::ids::UserId;
+use agentgate_shared::state::AppState;
+use agentgate_shared::testing::{self, Behavior, MockUpstream};
+use serde_json::json;
+
+const TOKEN: &str = "pubkey_client_oracle_01";
+const BROKEN_TOKEN: &str = "pubkey_client_broken_01";
+const RATE_PER_MINUTE: u64 = 5;
+const PIECES: [&str; 5] = ["Hello", " from", " the", " mock", "!"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Running {
+    base: String,
+    model_id: String,
+    _openai: MockUpstream,
+    _anthropic: MockUpstream,
+    _dir: tempfile::TempDir,
+}
+
+async fn add(state: &AppState, token: &str, model: &str) -> Assistant {
+    let patch = AssistantPatch {
+        name: Some("oracle".into()),
+        configurable: json!({"type==agent/access_mode": "public_token", "type==agent/public_token": token, "type==agent/model": model})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    };
+    let a = Assistant::create(UserId::parse("owner").unwrap(), &patch, 0).unwrap();
+    state.store.create_assistant(&a).await.unwrap();
+    a
+}
+
+async fn serve() -> Running {
+    let openai = MockUpstream::openai(Behavior::Reply(PIECES.map(String::from).to_vec())).await;
+    let anthropic = MockUpstream::anthropic(Behavior::BreakAfter(vec!["Half".into()])).await;
+    let dir = testing::tempdir();
+    let mut state = testing::state(
+        dir.path(),
+        testing::mock_providers(Some(&openai), Some(&anthropic)),
+    );
+    let mut settings = (*state.settings).clone();
+    settings.rate_per_minute = RATE_PER_MINUTE;
+    state.settings = std::sync::Arc::new(settings);
+    let a = add(&state, TOKEN, "openai:gpt-4o-mini").await;
+    add(&state, BROKEN_TOKEN, "anthropic:claude-sonnet-4-5").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Running {
+        base: format!("http://{addr}/public/openai/v1"),
+        model_id: a.id.to_string(),
+        _openai: openai,
+        _anthropic: anthropic,
+        _dir: dir,
+    }
+}
+
+fn envs(r: &Running) -> Vec<(&'static str, String)> {
+    vec![
+        ("AGENTGATE_OPENAI_BASE_URL", r.base.clone()),
+        ("AGENTGATE_TOKEN", TOKEN.into()),
+        ("AGENTGATE_BROKEN_TOKEN", BROKEN_TOKEN.into()),
+        ("AGENTGATE_EXPECTED_TEXT", PIECES.concat()),
+        ("AGENTGATE_MODEL_ID", r.model_id.clone()),
+        ("AGENTGATE_RATE_PER_MINUTE", RATE_PER_MINUTE.to_string()),
+    ]
+}
+
+/// Runs a client suite off the async runtime so the server keeps serving meanwhile.
+async fn run_suite(mut cmd: Command, what: &str) {
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap_or_else(|e| {
+        panic!("{what} could not start ({e}); install the client libraries with scripts/setup-clients.sh")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+    println!("{what}:\n{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_openai_python_sdk_accepts_the_api() {
+    let python = std::env::var("AGENTGATE_CLIENTS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target/clients-venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup-clients.sh",
+        python.display()
+    );
+    let r = serve().await;
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/clients/test_openai_sdk.py",
+    ])
+    .current_dir(root())
+    .envs(envs(&r));
+    run_suite(cmd, "openai Python SDK suite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vercel_ai_sdk_openai_provider_accepts_the_api() {
+    let dir = root().join("tests/clients");
+    assert!(
+        dir.join("node_modules/@ai-sdk/openai").exists(),
+        "tests/clients/node_modules is missing: run scripts/setup-clients.sh"
+    );
+    let r = serve().await;
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "vercel-openai.test.mjs"])
+        .current_dir(dir)
+        .envs(envs(&r));
+    run_suite(cmd, "Vercel AI SDK suite").await;
+}
