@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The project's one test command: formatting, lints, then every test, with DynamoDB Local
-# started (and stopped) by infra/dynamodb-local.sh so the store contract runs on both the
-# embedded store and DynamoDB. CI (.ci/run) runs exactly this after installing what it needs.
+# The project's one test command: formatting, lints, the template lint, then every test
+# with the local stand-ins for AWS running (DynamoDB Local, and moto for Secrets Manager),
+# each started on a free port and stopped afterwards. CI (.ci/run) runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== test dependencies"
+scripts/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -11,13 +14,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-echo "== client libraries for the oracle tests"
-scripts/setup-clients.sh
+echo "== cfn-lint template.yaml"
+target/tools-venv/bin/cfn-lint template.yaml
 
-echo "== tests (with DynamoDB Local)"
+echo "== tests (with DynamoDB Local and a local Secrets Manager)"
 cargo build --workspace --all-targets --all-features --locked
-if cargo nextest --version >/dev/null 2>&1; then
-  infra/dynamodb-local.sh run -- cargo nextest run --workspace --all-features --locked --no-fail-fast
-else
-  infra/dynamodb-local.sh run -- cargo test --workspace --all-features --locked --no-fail-fast
-fi
+runner=(cargo nextest run --workspace --all-features --locked --no-fail-fast)
+cargo nextest --version >/dev/null 2>&1 || runner=(cargo test --workspace --all-features --locked --no-fail-fast)
+infra/dynamodb-local.sh run -- infra/moto-local.sh run -- "${runner[@]}"

@@ -1,7 +1,7 @@
 //! Real client libraries against the running server: the official `openai` Python SDK
 //! and the Vercel AI SDK's OpenAI provider. This test serves the API on a free port in
 //! front of mock upstreams (OpenAI and Anthropic wire formats), then runs each client
-//! suite (`tests/clients/`) against it. `scripts/setup-clients.sh` installs the pinned
+//! suite (`tests/clients/`) against it. `scripts/setup.sh` installs the pinned
 //! client libraries; `scripts/test.sh` runs it first.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -85,9 +85,14 @@ fn envs(r: &Running) -> Vec<(&'static str, String)> {
 
 /// Runs a client suite off the async runtime so the server keeps serving meanwhile.
 async fn run_suite(mut cmd: Command, what: &str) {
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap_or_else(|e| {
-        panic!("{what} could not start ({e}); install the client libraries with scripts/setup-clients.sh")
-    });
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{what} could not start ({e}); install the client libraries with scripts/setup.sh"
+            )
+        });
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
@@ -101,7 +106,7 @@ async fn the_official_openai_python_sdk_accepts_the_api() {
         .unwrap_or_else(|_| root().join("target/clients-venv/bin/python"));
     assert!(
         python.exists(),
-        "{} is missing: run scripts/setup-clients.sh",
+        "{} is missing: run scripts/setup.sh",
         python.display()
     );
     let r = serve().await;
@@ -124,7 +129,7 @@ async fn the_vercel_ai_sdk_openai_provider_accepts_the_api() {
     let dir = root().join("tests/clients");
     assert!(
         dir.join("node_modules/@ai-sdk/openai").exists(),
-        "tests/clients/node_modules is missing: run scripts/setup-clients.sh"
+        "tests/clients/node_modules is missing: run scripts/setup.sh"
     );
     let r = serve().await;
     let mut cmd = Command::new("node");

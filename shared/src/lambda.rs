@@ -27,11 +27,34 @@ pub async fn run(router: fn(AppState) -> Router, invoke: Invoke) -> Result<(), E
         Ok(s) => s,
         Err(err) => {
             tracing::error!(error = %err, "cold start failed: configuration is incomplete");
+            report_init_error(&err.to_string()).await;
             return Err(err.into());
         }
     };
     match invoke {
         Invoke::Streaming => lambda_http::run_with_streaming_response(router(state)).await,
         Invoke::Buffered => lambda_http::run(router(state)).await,
+    }
+}
+
+/// Tells the Runtime API why initialisation failed, so the invocation's error names the
+/// missing setting instead of a bare "Runtime exited".
+async fn report_init_error(message: &str) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body =
+        serde_json::json!({"errorType": "Runtime.ConfigurationError", "errorMessage": message});
+    let sent = reqwest::Client::new()
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header(
+            "Lambda-Runtime-Function-Error-Type",
+            "Runtime.ConfigurationError",
+        )
+        .json(&body)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not report the init error to the Runtime API");
     }
 }

@@ -18,6 +18,7 @@ pub mod random;
 pub mod ratelimit;
 pub mod run;
 pub mod secret;
+pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod stream;

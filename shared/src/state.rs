@@ -75,6 +75,8 @@ pub enum BootError {
     Provider(#[from] ProviderError),
     #[error("the JWT secret is unusable: {0}")]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
     #[error("{0}")]
     Io(String),
 }
@@ -221,23 +223,45 @@ impl StoreKind {
 
 impl AppState {
     /// A Lambda's state: nothing is generated, every missing setting fails the cold start.
+    /// Secrets come from the Secrets Manager secret `AGENTGATE_SECRET_ARN` (provider keys
+    /// there take precedence over the environment); without it, from the environment
+    /// (`AGENTGATE_JWT_SECRET`, as under `cargo lambda watch`).
     pub async fn lambda() -> Result<Self, BootError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let config = aws_config::load_from_env().await;
         let store: Arc<dyn Store> = match StoreKind::from_env(StoreKind::DynamoDb)? {
             StoreKind::Sqlite => {
                 let dir =
                     env("AGENTGATE_DATA_DIR").ok_or(BootError::Missing("AGENTGATE_DATA_DIR"))?;
                 Arc::new(SqliteStore::open(Path::new(&dir), clock.clone())?)
             }
-            StoreKind::DynamoDb => crate::store::dynamo_from_env(clock.clone()).await?,
+            StoreKind::DynamoDb => crate::store::dynamo_with_config(&config, clock.clone())?,
         };
-        let secret = env("AGENTGATE_JWT_SECRET")
-            .map(SecretString::new)
-            .ok_or(BootError::Missing("AGENTGATE_JWT_SECRET"))?;
+        let mut providers = provider_settings_from_env()?;
+        let jwt_secret = match env("AGENTGATE_SECRET_ARN") {
+            Some(arn) => {
+                let secrets = crate::secrets::AppSecrets::load(
+                    &crate::secrets::SecretsManager::new(&config),
+                    &arn,
+                )
+                .await?;
+                providers.openai_api_key = secrets.openai_api_key.or(providers.openai_api_key);
+                providers.anthropic_api_key =
+                    secrets.anthropic_api_key.or(providers.anthropic_api_key);
+                secrets.jwt
+            }
+            None => {
+                env("AGENTGATE_JWT_SECRET")
+                    .map(SecretString::new)
+                    .ok_or(BootError::Missing(
+                        "AGENTGATE_SECRET_ARN (or AGENTGATE_JWT_SECRET)",
+                    ))?
+            }
+        };
         Ok(Self::new(
             store,
-            Providers::new(&provider_settings_from_env()?)?,
-            JwtKeys::new(&secret)?,
+            Providers::new(&providers)?,
+            JwtKeys::new(&jwt_secret)?,
             clock,
             Settings::from_env()?,
         ))
@@ -249,7 +273,8 @@ impl AppState {
     /// `AGENTGATE_TABLE`, the JWT secret kept in the data folder as usual.
     pub async fn local_on_dynamodb(data_dir: &Path) -> Result<Self, BootError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = crate::store::dynamo_from_env(clock.clone()).await?;
+        let config = aws_config::load_from_env().await;
+        let store = crate::store::dynamo_with_config(&config, clock.clone())?;
         Ok(Self::new(
             store,
             Providers::new(&provider_settings_from_env()?)?,

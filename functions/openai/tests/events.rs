@@ -15,9 +15,20 @@ async fn every_sample_event_is_handled() {
     let events = testing::sample_events(&state, "openai");
     assert_eq!(events.len(), 3, "a new event needs an expectation here");
     for (name, req) in events {
-        let resp = agentgate_openai::router(state.clone()).oneshot(req).await.unwrap();
+        let resp = agentgate_openai::router(state.clone())
+            .oneshot(req)
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{name}");
-        let body = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        let body = String::from_utf8(
+            resp.into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
         let want = match name.as_str() {
             "chat-completions.json" => "\"object\":\"chat.completion\"",
             "chat-completions-stream.json" => "data: [DONE]",

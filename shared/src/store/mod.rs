@@ -12,15 +12,17 @@ use crate::clock::Clock;
 use crate::ports::Store;
 use crate::state::BootError;
 
-/// The DynamoDB store named by `AGENTGATE_TABLE`, with the SDK's standard configuration
-/// (region, credentials, and `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` for DynamoDB
-/// Local). The SDK config is loaded once and shared.
-pub async fn dynamo_from_env(clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, BootError> {
+/// The DynamoDB store named by `AGENTGATE_TABLE`, over an SDK config loaded once per
+/// process (region, credentials, and `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` for
+/// DynamoDB Local).
+pub fn dynamo_with_config(
+    config: &aws_config::SdkConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Store>, BootError> {
     let table = std::env::var("AGENTGATE_TABLE")
         .ok()
         .filter(|t| !t.trim().is_empty())
         .ok_or(BootError::Missing("AGENTGATE_TABLE"))?;
-    let config = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = aws_sdk_dynamodb::Client::new(config);
     Ok(Arc::new(DynamoStore::new(client, table, clock)))
 }

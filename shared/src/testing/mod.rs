@@ -331,9 +331,9 @@ pub async fn seed_sample_assistant(state: &AppState) {
         .expect("store sample assistant");
 }
 
-/// Every sample event of one function, as `(file name, request)`, parsed the way the
-/// Lambda runtime parses them (`lambda_http::request::from_str`).
-pub fn sample_events(state: &AppState, function: &str) -> Vec<(String, http::Request<Body>)> {
+/// Every sample event file of one function, as `(file name, JSON)`, with `{{USER_JWT}}`
+/// replaced by `jwt`.
+pub fn sample_event_files(function: &str, jwt: &str) -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../events")
         .join(function);
@@ -344,19 +344,28 @@ pub fn sample_events(state: &AppState, function: &str) -> Vec<(String, http::Req
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    let token = jwt(state, SAMPLE_OWNER);
     files
         .into_iter()
         .map(|path| {
             let raw = std::fs::read_to_string(&path).expect("read event");
-            let raw = raw.replace("{{USER_JWT}}", &token);
-            let req = lambda_http::request::from_str(&raw)
-                .unwrap_or_else(|e| panic!("{} is not a valid Lambda event: {e}", path.display()));
-            let (parts, body) = req.into_parts();
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            (name, raw.replace("{{USER_JWT}}", jwt))
+        })
+        .collect()
+}
+
+/// Every sample event of one function, as `(file name, request)`, parsed the way the
+/// Lambda runtime parses them (`lambda_http::request::from_str`).
+pub fn sample_events(state: &AppState, function: &str) -> Vec<(String, http::Request<Body>)> {
+    sample_event_files(function, &jwt(state, SAMPLE_OWNER))
+        .into_iter()
+        .map(|(name, raw)| {
+            let req = lambda_http::request::from_str(&raw)
+                .unwrap_or_else(|e| panic!("{name} is not a valid Lambda event: {e}"));
+            let (parts, body) = req.into_parts();
             (
                 name,
                 http::Request::from_parts(parts, Body::from(body.to_vec())),
@@ -364,3 +373,161 @@ pub fn sample_events(state: &AppState, function: &str) -> Vec<(String, http::Req
         })
         .collect()
 }
+
+/// A deployment-like backend for running a function's real binary: a fresh table in
+/// DynamoDB Local, the deployment secret in a local Secrets Manager, and the sample
+/// assistant stored. Needs `AWS_ENDPOINT_URL_DYNAMODB` and
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` (set by `scripts/test.sh`).
+pub struct Deployment {
+    /// Environment for the function process, as the template would set it.
+    pub env: Vec<(String, String)>,
+    /// A user JWT of the sample owner, signed with the deployment's secret.
+    pub owner_jwt: String,
+}
+
+impl Deployment {
+    pub async fn create() -> Self {
+        for var in [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        ] {
+            assert!(
+                std::env::var(var).is_ok(),
+                "{var} is not set: run scripts/test.sh"
+            );
+        }
+        let config = aws_config::load_from_env().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&config);
+        let table = format!("lambda-{}", uuid::Uuid::new_v4());
+        crate::store::dynamo::schema::create_table(&ddb, &table)
+            .await
+            .expect("create table");
+        let jwt_secret = crate::random::hex_string::<32>();
+        let secret = aws_sdk_secretsmanager::Client::new(&config)
+            .create_secret()
+            .name(format!("agentgate-{}", uuid::Uuid::new_v4()))
+            .secret_string(json!({"AGENTGATE_JWT_SECRET": jwt_secret, "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""}).to_string())
+            .send()
+            .await
+            .expect("create secret");
+        let arn = secret.arn().unwrap_or_default().to_owned();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let state = AppState::new(
+            Arc::new(crate::store::DynamoStore::new(
+                ddb,
+                table.clone(),
+                clock.clone(),
+            )),
+            Providers::new(&ProviderSettings::default()).expect("providers"),
+            JwtKeys::new(&SecretString::new(jwt_secret)).expect("jwt keys"),
+            clock,
+            Settings::default(),
+        );
+        seed_sample_assistant(&state).await;
+        let mut env: Vec<(String, String)> = [
+            ("AGENTGATE_STORE", "dynamodb".to_owned()),
+            ("AGENTGATE_TABLE", table),
+            ("AGENTGATE_SECRET_ARN", arn),
+            ("AGENTGATE_ECHO_DELAY_MS", "0".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/agentgate".to_owned(),
+            ),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/22/[$LATEST]0123".to_owned(),
+            ),
+            ("RUST_LOG", "info".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for var in [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                env.push((var.to_owned(), v));
+            }
+        }
+        Self {
+            env,
+            owner_jwt: jwt(&state, SAMPLE_OWNER),
+        }
+    }
+
+    /// Runs `binary` (a function's Lambda executable) against a local Runtime API serving
+    /// `function`'s sample events, and returns each event's name with the reply to it.
+    pub async fn invoke_samples(
+        &self,
+        binary: &str,
+        function: &str,
+    ) -> Vec<(String, runtime::Reply)> {
+        let files = sample_event_files(function, &self.owner_jwt);
+        let events: Vec<(String, String)> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (_, raw))| (format!("req-{i}"), raw.clone()))
+            .collect();
+        let rt = runtime::FakeRuntime::start(events).await;
+        let mut child = self.spawn(binary, function, &rt);
+        let replies = rt.wait_for(files.len(), 60).await;
+        let _ = child.kill().await;
+        assert!(
+            rt.init_error().is_none(),
+            "cold start failed: {:?}",
+            rt.init_error()
+        );
+        files
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let id = format!("req-{i}");
+                let reply = replies
+                    .iter()
+                    .find(|r| r.request_id == id)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("no reply to {name}"));
+                (name, reply)
+            })
+            .collect()
+    }
+
+    /// Starts `binary` with this deployment's environment less `drop_var`, and returns
+    /// what it posted to `/runtime/init/error`.
+    pub async fn cold_start_error(&self, binary: &str, drop_var: &str) -> Option<String> {
+        let rt = runtime::FakeRuntime::start(Vec::new()).await;
+        let mut cmd = tokio::process::Command::new(binary);
+        cmd.envs(self.env.iter().filter(|(k, _)| k != drop_var).cloned())
+            .env_remove(drop_var)
+            .env("AWS_LAMBDA_RUNTIME_API", rt.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "agentgate-test")
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn function");
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await;
+        let _ = child.kill().await;
+        rt.init_error()
+    }
+
+    fn spawn(
+        &self,
+        binary: &str,
+        function: &str,
+        rt: &runtime::FakeRuntime,
+    ) -> tokio::process::Child {
+        tokio::process::Command::new(binary)
+            .envs(self.env.iter().cloned())
+            .env("AWS_LAMBDA_RUNTIME_API", rt.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", format!("agentgate-{function}"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn function")
+    }
+}
+
+pub mod runtime;

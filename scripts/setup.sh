@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the pinned test dependencies that do not come with Rust:
+#  - the client libraries used as test oracles: the official `openai` Python SDK
+#    (target/clients-venv) and the Vercel AI SDK (tests/clients/node_modules);
+#  - tools: cfn-lint and moto's local Secrets Manager (target/tools-venv);
+#  - DynamoDB Local (installed on first start by infra/dynamodb-local.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv() {
+  local dir=$1 requirements=$2
+  [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+}
+
+mkdir -p target
+venv target/clients-venv tests/clients/requirements.txt
+venv target/tools-venv infra/requirements-tools.txt
+(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
