@@ -218,3 +218,49 @@ async fn the_embedded_store_survives_a_restart() {
         "history survived: {partials:?}"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_stops_the_upstream_call_and_saves_nothing() {
+    let pieces: Vec<String> = (0..400).map(|i| format!("w{i} ")).collect();
+    let mock = MockUpstream::openai(Behavior::Reply(pieces)).await;
+    mock.set_delay(std::time::Duration::from_millis(10));
+    let dir = testing::tempdir();
+    let state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
+    let store = state.store.clone();
+    let jwt = testing::jwt(&state, "owner");
+    let (addr, _server) = serve(state).await;
+    let base = format!("http://{addr}");
+    let id = create_public_assistant(&base, &jwt, "openai:gpt-4o-mini").await;
+
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/public/runs/stream"))
+        .header("x-public-bot-token", "pubkey_e2e_0123456789")
+        .json(&json!({"assistant_id": id, "thread_id": "hangup", "input": [{"role": "human", "content": "long answer please"}]}))
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("messages/partial") {
+        seen.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
+    }
+    drop(body); // the visitor closes the tab
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while mock.cut_streams() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        mock.cut_streams(),
+        1,
+        "the upstream stream was dropped, long before its 4 s reply ended"
+    );
+    let key = agentgate_shared::domain::thread::ThreadKey::public(
+        &agentgate_shared::domain::ids::AssistantId::parse(&id).unwrap(),
+        &agentgate_shared::domain::ids::ThreadId::parse("hangup").unwrap(),
+    );
+    assert!(
+        store.recent_messages(&key, 10).await.unwrap().is_empty(),
+        "an abandoned turn is not saved"
+    );
+}

@@ -48,7 +48,24 @@ pub struct Seen {
 struct MockState {
     behavior: Arc<Mutex<Behavior>>,
     seen: Arc<Mutex<Vec<Seen>>>,
-    delay: Duration,
+    delay: Arc<Mutex<Duration>>,
+    /// Responses whose stream was dropped before its last frame (the caller hung up).
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a response stream dropped before it finished.
+struct CutWatch {
+    finished: Arc<std::sync::atomic::AtomicBool>,
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for CutWatch {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering;
+        if !self.finished.load(Ordering::SeqCst) {
+            self.cut.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// A local server speaking OpenAI's or Anthropic's streaming API.
@@ -83,7 +100,8 @@ impl MockUpstream {
         let state = MockState {
             behavior: Arc::new(Mutex::new(behavior)),
             seen: Arc::default(),
-            delay: Duration::from_millis(5),
+            delay: Arc::new(Mutex::new(Duration::from_millis(5))),
+            cut: Arc::default(),
         };
         let app = Router::new()
             .route(path, post(handler))
@@ -110,6 +128,18 @@ impl MockUpstream {
         if let Ok(mut b) = self.state.behavior.lock() {
             *b = behavior;
         }
+    }
+
+    /// Pause between streamed frames.
+    pub fn set_delay(&self, delay: Duration) {
+        if let Ok(mut d) = self.state.delay.lock() {
+            *d = delay;
+        }
+    }
+
+    /// How many responses were cut off by the caller before their last frame.
+    pub fn cut_streams(&self) -> usize {
+        self.state.cut.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request received so far.
@@ -143,11 +173,26 @@ fn record(state: &MockState, headers: &http::HeaderMap, body: &Bytes) -> Behavio
         .unwrap_or(Behavior::Reply(vec![]))
 }
 
-fn sse(frames: Vec<String>, delay: Duration) -> Response {
-    let stream = futures::stream::iter(frames).then(move |f| async move {
-        tokio::time::sleep(delay).await;
-        Ok::<_, std::convert::Infallible>(Bytes::from(f))
-    });
+fn sse(frames: Vec<String>, state: &MockState) -> Response {
+    let delay = state.delay.lock().map(|d| *d).unwrap_or_default();
+    let watch = CutWatch {
+        finished: Arc::default(),
+        cut: state.cut.clone(),
+    };
+    let finished = watch.finished.clone();
+    let stream = futures::stream::iter(frames)
+        .then(move |f| async move {
+            tokio::time::sleep(delay).await;
+            Ok::<_, std::convert::Infallible>(Bytes::from(f))
+        })
+        .chain(futures::stream::once(async move {
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(Bytes::new())
+        }))
+        .map(move |frame| {
+            let _ = &watch;
+            frame
+        });
     Response::builder()
         .header("content-type", "text/event-stream")
         .body(Body::from_stream(stream))
@@ -207,7 +252,7 @@ async fn openai_handler(
         ));
         frames.push("data: [DONE]\n\n".to_owned());
     }
-    sse(frames, state.delay)
+    sse(frames, &state)
 }
 
 async fn anthropic_handler(
@@ -256,7 +301,7 @@ async fn anthropic_handler(
         ));
         frames.push(ev("message_stop", json!({"type": "message_stop"})));
     }
-    sse(frames, state.delay)
+    sse(frames, &state)
 }
 
 /// A state on a fresh embedded store in `dir`, with the given providers, no echo delay.
