@@ -88,6 +88,41 @@ pub fn sse_response(body: axum::body::Body) -> Response {
     resp
 }
 
+/// The caller's address as the platform saw it: the function URL / API Gateway request
+/// context on Lambda, the socket peer locally. A client-supplied `X-Forwarded-For` is
+/// never consulted, so it cannot be used to dodge per-IP limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceIp(pub Option<std::net::IpAddr>);
+
+impl SourceIp {
+    pub fn from_extensions(ext: &http::Extensions) -> Self {
+        use lambda_http::request::RequestContext;
+        if let Some(ctx) = ext.get::<RequestContext>() {
+            let raw = match ctx {
+                RequestContext::ApiGatewayV2(c) => c.http.source_ip.as_deref(),
+                RequestContext::ApiGatewayV1(c) => c.identity.source_ip.as_deref(),
+                _ => None,
+            };
+            return Self(raw.and_then(|ip| ip.parse().ok()));
+        }
+        Self(
+            ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        )
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_extensions(&parts.extensions))
+    }
+}
+
 /// The Lambda request id when running on Lambda, none locally.
 fn lambda_request_id(req: &Request) -> Option<String> {
     use lambda_http::RequestExt;
@@ -124,6 +159,28 @@ pub async fn request_span(family: &'static str, req: Request, next: Next) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_ip_comes_from_the_platform_not_from_headers() {
+        let event = r#"{"version":"2.0","routeKey":"$default","rawPath":"/","rawQueryString":"",
+            "headers":{"x-forwarded-for":"6.6.6.6"},
+            "requestContext":{"accountId":"anonymous","apiId":"x","domainName":"x","domainPrefix":"x",
+              "http":{"method":"POST","path":"/","protocol":"HTTP/1.1","sourceIp":"203.0.113.10","userAgent":"t"},
+              "requestId":"r","routeKey":"$default","stage":"$default","time":"t","timeEpoch":0},
+            "isBase64Encoded":false}"#;
+        let req = lambda_http::request::from_str(event).unwrap();
+        assert_eq!(
+            SourceIp::from_extensions(req.extensions()).0,
+            "203.0.113.10".parse().ok()
+        );
+        let mut ext = http::Extensions::new();
+        ext.insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 9],
+            1,
+        ))));
+        assert_eq!(SourceIp::from_extensions(&ext).0, "127.0.0.9".parse().ok());
+        assert_eq!(SourceIp::from_extensions(&http::Extensions::new()).0, None);
+    }
 
     #[test]
     fn body_errors_are_specific() {

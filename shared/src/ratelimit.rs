@@ -1,8 +1,10 @@
 //! Applies rate-limit caps with exact conditional counters (see
 //! [`crate::domain::ratelimit`] for the policy and why caps are checked narrowest first).
 
+use crate::domain::ids::AssistantId;
 use crate::domain::ratelimit::Cap;
 use crate::ports::{Admission, CounterStore, StoreError};
+use crate::state::Settings;
 
 /// Which cap refused a request, and when to retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,33 @@ pub enum RateLimitError {
     Limited(Limited),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The caps of a public request: per caller per minute (the caller being an end user, an
+/// IP address or a visitor, when one is known), then per assistant per day across every
+/// public endpoint, sharded so a flood cannot pin one partition.
+pub fn public_caps(
+    settings: &Settings,
+    assistant: &AssistantId,
+    caller: Option<String>,
+) -> Vec<Cap> {
+    let mut caps = Vec::with_capacity(2);
+    if let Some(c) = caller {
+        caps.push(Cap::new(
+            format!("{c}:{assistant}"),
+            settings.rate_per_minute,
+            60,
+        ));
+    }
+    caps.push(
+        Cap::new(
+            format!("assistant:{assistant}"),
+            settings.daily_limit,
+            86_400,
+        )
+        .sharded(settings.daily_shards),
+    );
+    caps
 }
 
 /// Counts the request against every cap in order, stopping at the first refusal.

@@ -4,7 +4,7 @@
 use agentgate_shared::http::{BodyError, Failure};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::provider::ProviderError;
-use agentgate_shared::ratelimit::Limited;
+use agentgate_shared::ratelimit::{Limited, RateLimitError};
 use agentgate_shared::stream::openai::error_json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -43,6 +43,15 @@ impl OpenAiError {
         Self::Invalid {
             message: message.into(),
             param: Some(param.to_owned()),
+        }
+    }
+}
+
+impl From<RateLimitError> for OpenAiError {
+    fn from(e: RateLimitError) -> Self {
+        match e {
+            RateLimitError::Limited(l) => Self::RateLimited(l),
+            RateLimitError::Store(e) => Self::Store(e),
         }
     }
 }

@@ -3,10 +3,9 @@
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::RunId;
 use agentgate_shared::domain::message::{Message, Role};
-use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
 use agentgate_shared::http::{json_object, sse_response};
-use agentgate_shared::ratelimit::{self, RateLimitError};
+use agentgate_shared::ratelimit;
 use agentgate_shared::run::{self, OnComplete};
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::Completion;
@@ -80,24 +79,12 @@ async fn limit(
     assistant: &Assistant,
     end_user: Option<&str>,
 ) -> Result<(), OpenAiError> {
-    let s = &state.settings;
-    let mut caps = Vec::with_capacity(2);
-    if let Some(u) = end_user {
-        caps.push(Cap::new(
-            format!("openai:{}:{u}", assistant.id),
-            s.rate_per_minute,
-            60,
-        ));
-    }
-    caps.push(
-        Cap::new(format!("assistant:{}", assistant.id), s.daily_limit, 86_400)
-            .sharded(s.daily_shards),
+    let caps = ratelimit::public_caps(
+        &state.settings,
+        &assistant.id,
+        end_user.map(|u| format!("openai-user:{u}")),
     );
-    match ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await {
-        Ok(()) => Ok(()),
-        Err(RateLimitError::Limited(l)) => Err(OpenAiError::RateLimited(l)),
-        Err(RateLimitError::Store(e)) => Err(e.into()),
-    }
+    Ok(ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?)
 }
 
 /// Adds the client's new turn and the reply to the end user's transcript. History the

@@ -6,6 +6,7 @@ use agentgate_shared::domain::assistant::AccessDenied;
 use agentgate_shared::http::{BodyError, Failure};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::provider::ProviderError;
+use agentgate_shared::ratelimit::RateLimitError;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
@@ -21,6 +22,8 @@ pub enum RunsError {
     Denied(#[from] AccessDenied),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("Too many requests; retry after {} seconds.", .0.retry_after_secs)]
+    RateLimited(agentgate_shared::ratelimit::Limited),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
@@ -30,6 +33,15 @@ pub enum RunsError {
 impl From<agentgate_shared::domain::Invalid> for RunsError {
     fn from(e: agentgate_shared::domain::Invalid) -> Self {
         Self::Invalid(e.0)
+    }
+}
+
+impl From<RateLimitError> for RunsError {
+    fn from(e: RateLimitError) -> Self {
+        match e {
+            RateLimitError::Limited(l) => Self::RateLimited(l),
+            RateLimitError::Store(e) => Self::Store(e),
+        }
     }
 }
 
@@ -49,6 +61,11 @@ impl IntoResponse for RunsError {
                 StatusCode::UNAUTHORIZED,
                 "a valid user JWT is required: Authorization: Bearer <jwt>",
             ),
+            Self::RateLimited(l) => Failure {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: self.to_string(),
+                retry_after_secs: Some(l.retry_after_secs),
+            },
             Self::Provider(e @ ProviderError::NotConfigured(_)) => {
                 Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }

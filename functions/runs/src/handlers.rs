@@ -5,8 +5,9 @@ use agentgate_shared::domain::ids::{RunId, ThreadId};
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
 use agentgate_shared::domain::token;
-use agentgate_shared::http::json_object;
 use agentgate_shared::http::sse_response;
+use agentgate_shared::http::{SourceIp, json_object};
+use agentgate_shared::ratelimit;
 use agentgate_shared::run::{self, OnComplete};
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::native::NativeEncoder;
@@ -23,6 +24,7 @@ use crate::request::{Caller, RunRequest};
 #[tracing::instrument(name = "public_run", skip_all)]
 pub async fn public_stream(
     State(state): State<AppState>,
+    SourceIp(ip): SourceIp,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, RunsError> {
@@ -35,6 +37,12 @@ pub async fn public_stream(
         .ok_or(RunsError::NotFound)?;
     let presented = token::extract(&headers, req.token.as_deref()).map(|(_, t)| t);
     assistant.admit_public(presented, state.clock.now_secs())?;
+    let caps = ratelimit::public_caps(
+        &state.settings,
+        &assistant.id,
+        ip.map(|ip| format!("runs-ip:{ip}")),
+    );
+    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
     let thread_id = req.thread_id.clone().unwrap_or_else(ThreadId::mint);
     let key = ThreadKey::public(&assistant.id, &thread_id);
     run_turn(&state, &assistant, key, thread_id, req).await

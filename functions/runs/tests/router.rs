@@ -462,3 +462,58 @@ async fn a_missing_thread_id_is_minted_and_returned() {
         2
     );
 }
+
+#[tokio::test]
+async fn public_runs_are_limited_per_source_ip_not_per_forwarded_header() {
+    let dir = testing::tempdir();
+    let mut state = testing::state(dir.path(), ProviderSettings::default());
+    let mut settings = (*state.settings).clone();
+    settings.rate_per_minute = 2;
+    state.settings = std::sync::Arc::new(settings);
+    let open = assistant(
+        &state,
+        "bob",
+        json!({"type==agent/access_mode": "public_no_auth"}),
+    )
+    .await;
+    let from = |ip: [u8; 4], spoof: &str| {
+        let mut req = post(
+            "/public/runs/stream",
+            &[("x-forwarded-for", spoof)],
+            run_body(&open, "t", "hi"),
+        );
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 4000,
+            ))));
+        req
+    };
+    assert_eq!(
+        send(&state, from([10, 0, 0, 1], "1.1.1.1")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&state, from([10, 0, 0, 1], "2.2.2.2")).await.0,
+        StatusCode::OK
+    );
+    let (status, headers, body) = send(&state, from([10, 0, 0, 1], "3.3.3.3")).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a new X-Forwarded-For does not reset the limit"
+    );
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert!(detail(&body).contains("Too many requests"));
+    assert_eq!(
+        send(&state, from([10, 0, 0, 2], "3.3.3.3")).await.0,
+        StatusCode::OK,
+        "another address is not limited"
+    );
+}
