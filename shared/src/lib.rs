@@ -23,6 +23,7 @@ pub mod state;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
+pub mod usage;
 
 #[cfg(feature = "testing")]
 pub mod testing;

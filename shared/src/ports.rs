@@ -100,7 +100,48 @@ pub trait CounterStore: Send + Sync {
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError>;
 }
 
-/// Everything the functions need from storage.
-pub trait Store: AssistantStore + ThreadStore + CounterStore {}
+/// What one request adds to an assistant's daily usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageDelta {
+    pub requests: u64,
+    /// Messages stored (the caller's and the reply).
+    pub messages: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Time from the request to the end of the reply.
+    pub latency_ms: u64,
+}
 
-impl<T: AssistantStore + ThreadStore + CounterStore> Store for T {}
+/// One assistant's usage on one UTC day (`day` = days since 1970-01-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DailyUsage {
+    pub day: i64,
+    pub totals: UsageDelta,
+}
+
+/// How long daily usage rows are kept.
+pub const USAGE_RETENTION_DAYS: i64 = 400;
+
+/// Per-assistant daily usage, added to atomically.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    async fn record_usage(
+        &self,
+        assistant: &AssistantId,
+        day: i64,
+        delta: &UsageDelta,
+    ) -> Result<(), StoreError>;
+
+    /// Days from `first_day` to `last_day` inclusive that have usage, oldest first.
+    async fn usage(
+        &self,
+        assistant: &AssistantId,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<DailyUsage>, StoreError>;
+}
+
+/// Everything the functions need from storage.
+pub trait Store: AssistantStore + ThreadStore + CounterStore + UsageStore {}
+
+impl<T: AssistantStore + ThreadStore + CounterStore + UsageStore> Store for T {}

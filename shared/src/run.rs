@@ -18,11 +18,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
 use crate::domain::assistant::{Assistant, ModelRef};
-use crate::domain::message::Message;
+use crate::domain::ids::{AssistantId, RunId};
+use crate::domain::message::{Message, Role};
+use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::provider::{
     ChatRequest, DEFAULT_MAX_TOKENS, EventStream, FinishReason, MAX_TOKENS_CEILING, ProviderError,
     ProviderEvent, Providers, Usage,
 };
+use crate::state::AppState;
 use crate::stream::{Completion, Encoder};
 
 /// Per-call options a caller may set within bounds.
@@ -75,6 +78,47 @@ pub const MAX_REPLY_BYTES: usize = 128 * 1024;
 /// Called once the reply is complete, before the final frame; an `Err` becomes an error
 /// frame so the client learns the turn was not saved.
 pub type OnComplete = Box<dyn FnOnce(Completion) -> BoxFuture<'static, Result<(), String>> + Send>;
+
+/// The usual completion hook: once the reply is complete, stores `input` and the reply in
+/// the thread `key` under `run_id`, then adds the turn to the assistant's usage.
+pub fn save_turn(
+    state: &AppState,
+    assistant: &AssistantId,
+    key: ThreadKey,
+    run_id: RunId,
+    input: Vec<Message>,
+) -> OnComplete {
+    let store = state.store.clone();
+    let clock = state.clock.clone();
+    let ttl = state.settings.thread_idle_ttl_secs;
+    let assistant = assistant.clone();
+    let started = std::time::Instant::now();
+    Box::new(move |completion: Completion| {
+        Box::pin(async move {
+            let delta = crate::usage::of_turn(&completion, input.len() + 1, started);
+            let now = clock.now_ms();
+            let mut messages: Vec<StoredMessage> = input
+                .into_iter()
+                .map(|message| StoredMessage {
+                    message,
+                    run_id: run_id.clone(),
+                    created_at: now,
+                })
+                .collect();
+            messages.push(StoredMessage {
+                message: Message::new(Role::Ai, completion.text),
+                run_id,
+                created_at: now,
+            });
+            store
+                .append_messages(&key, &messages, ttl)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::usage::record(store.as_ref(), clock.as_ref(), &assistant, delta).await;
+            Ok(())
+        })
+    })
+}
 
 /// Runs `events` through `encoder` on a background task and returns the response body.
 pub fn stream_body<E: Encoder>(

@@ -15,7 +15,7 @@ use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
 use agentgate_shared::domain::token::PublicToken;
-use agentgate_shared::ports::{Admission, Store, StoreError};
+use agentgate_shared::ports::{Admission, Store, StoreError, UsageDelta};
 use agentgate_shared::ratelimit::{self, RateLimitError};
 use agentgate_shared::store::{DynamoStore, SqliteStore, dynamo::schema};
 use serde_json::json;
@@ -82,6 +82,7 @@ contract!(
     concurrent_increments_admit_exactly_the_limit,
     a_refusal_leaves_no_count_on_wider_caps,
     sharded_caps_are_exact_under_a_flood,
+    usage_adds_up_under_concurrency_and_reads_by_day,
 );
 
 fn new_assistant(owner: &str, token: Option<&str>, now: i64) -> Assistant {
@@ -466,4 +467,51 @@ async fn sharded_caps_are_exact_under_a_flood(b: Backend) {
         total += v;
     }
     assert_eq!(total, 45);
+}
+
+async fn usage_adds_up_under_concurrency_and_reads_by_day(b: Backend) {
+    let a = agentgate_shared::domain::ids::AssistantId::mint();
+    let today = b.clock.now_secs().div_euclid(86_400);
+    let one = UsageDelta {
+        requests: 1,
+        messages: 2,
+        input_tokens: 10,
+        output_tokens: 20,
+        latency_ms: 300,
+    };
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = b.store.clone();
+            let a = a.clone();
+            tokio::spawn(async move { store.record_usage(&a, today, &one).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    b.store.record_usage(&a, today - 3, &one).await.unwrap();
+    b.store.record_usage(&a, today - 40, &one).await.unwrap();
+    let rows = b.store.usage(&a, today - 6, today).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.day).collect::<Vec<_>>(),
+        [today - 3, today]
+    );
+    assert_eq!(
+        rows[1].totals,
+        UsageDelta {
+            requests: 40,
+            messages: 80,
+            input_tokens: 400,
+            output_tokens: 800,
+            latency_ms: 12_000
+        }
+    );
+    let other = agentgate_shared::domain::ids::AssistantId::mint();
+    assert!(
+        b.store
+            .usage(&other, today - 6, today)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

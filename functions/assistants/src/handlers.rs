@@ -8,13 +8,13 @@ use agentgate_shared::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::AssistantsError;
-use crate::view::{assistant_json, parse_patch};
+use crate::view::{assistant_json, parse_patch, usage_json};
 
 /// How many times a patch is re-applied when another write raced it.
 const UPDATE_ATTEMPTS: usize = 3;
@@ -104,6 +104,43 @@ pub async fn rotate_token(
         "note": "store this token now: it is not shown again",
         "assistant": assistant_json(&next),
     })))
+}
+
+/// Longest usage window an owner can ask for.
+const MAX_USAGE_DAYS: i64 = 90;
+
+/// `GET /assistants/{id}/usage?days=N`: daily requests, messages, tokens and latency for
+/// the last N days (default 30, at most 90), with totals.
+#[tracing::instrument(name = "assistant_usage", skip_all)]
+pub async fn usage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, AssistantsError> {
+    let user = state.jwt.verify_headers(&headers)?;
+    let days = match query
+        .as_deref()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("days=")))
+    {
+        None => 30,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (1..=MAX_USAGE_DAYS).contains(d))
+            .ok_or_else(|| {
+                AssistantsError::Invalid(format!(
+                    "days must be an integer from 1 to {MAX_USAGE_DAYS}"
+                ))
+            })?,
+    };
+    let assistant = owned(&state, &user, &id).await?;
+    let today = state.clock.now_secs().div_euclid(86_400);
+    let rows = state
+        .store
+        .usage(&assistant.id, today - days + 1, today)
+        .await?;
+    Ok(Json(usage_json(&assistant, days, &rows)))
 }
 
 async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, AssistantsError> {

@@ -1,7 +1,8 @@
 //! The `assistants` family: the owner API.
 //!
 //! Owners (user JWT) create assistants, read them, list their own, merge configuration
-//! with `PATCH` as in the seed's curl examples, and rotate the public token. Tokens are
+//! with `PATCH` as in the seed's curl examples, rotate the public token, and read what
+//! their assistant's public use costs (daily usage). Tokens are
 //! stored as digests and only ever shown masked, except once when the server mints one.
 
 mod error;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
             "/assistants/{id}/public-token",
             post(handlers::rotate_token),
         )
+        .route("/assistants/{id}/usage", get(handlers::usage))
         .layer(DefaultBodyLimit::max(
             agentgate_shared::http::MAX_BODY_BYTES,
         ))

@@ -2,6 +2,7 @@
 
 use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
 use agentgate_shared::domain::time::rfc3339_ms;
+use agentgate_shared::ports::{DailyUsage, UsageDelta};
 use serde_json::{Map, Value, json};
 
 use crate::AssistantsError;
@@ -43,4 +44,35 @@ pub fn parse_patch(body: &Map<String, Value>) -> Result<AssistantPatch, Assistan
         Some(_) => return Err(AssistantsError::Invalid("config must be an object".into())),
     };
     Ok(AssistantPatch { name, configurable })
+}
+
+fn totals_json(t: &UsageDelta) -> Value {
+    json!({
+        "requests": t.requests,
+        "messages": t.messages,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "avg_latency_ms": t.latency_ms.checked_div(t.requests).unwrap_or(0),
+    })
+}
+
+/// Daily usage rows and their sum.
+pub fn usage_json(a: &Assistant, days: i64, rows: &[DailyUsage]) -> Value {
+    let mut sum = UsageDelta::default();
+    for r in rows {
+        sum.requests += r.totals.requests;
+        sum.messages += r.totals.messages;
+        sum.input_tokens += r.totals.input_tokens;
+        sum.output_tokens += r.totals.output_tokens;
+        sum.latency_ms += r.totals.latency_ms;
+    }
+    let daily: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut v = totals_json(&r.totals);
+            v["date"] = json!(rfc3339_ms(r.day * 86_400_000)[..10]);
+            v
+        })
+        .collect();
+    json!({"assistant_id": a.id, "days": days, "daily": daily, "totals": totals_json(&sum)})
 }

@@ -14,11 +14,13 @@ async fn every_sample_event_is_handled() {
     testing::seed_sample_assistant(&state).await;
     let expected = |name: &str| match name {
         "create.json" => StatusCode::CREATED,
-        "get.json" | "list.json" | "patch.json" | "rotate-token.json" => StatusCode::OK,
+        "get.json" | "list.json" | "patch.json" | "rotate-token.json" | "usage.json" => {
+            StatusCode::OK
+        }
         other => panic!("no expectation for events/assistants/{other}"),
     };
     let events = testing::sample_events(&state, "assistants");
-    assert_eq!(events.len(), 5);
+    assert_eq!(events.len(), 6);
     for (name, req) in events {
         let resp = agentgate_assistants::router(state.clone())
             .oneshot(req)

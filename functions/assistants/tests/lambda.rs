@@ -11,7 +11,7 @@ async fn the_binary_answers_every_sample_event() {
     let replies = d
         .invoke_samples(env!("CARGO_BIN_EXE_assistants"), "assistants")
         .await;
-    assert_eq!(replies.len(), 5);
+    assert_eq!(replies.len(), 6);
     for (name, reply) in replies {
         assert!(!reply.error, "{name}");
         assert!(!reply.streamed, "{name}: the owner API is buffered");

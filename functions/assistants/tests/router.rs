@@ -300,3 +300,73 @@ async fn a_token_cannot_open_two_assistants() {
     let (_, list) = call(&state, req("GET", "/assistants", Some(&bob), None)).await;
     assert_eq!(list, json!([]), "the refused create left nothing behind");
 }
+
+#[tokio::test]
+async fn owners_read_their_assistants_usage() {
+    let (_d, state) = setup();
+    let alice = testing::jwt(&state, "alice");
+    let (_, created) = call(&state, req("POST", "/assistants", Some(&alice), Some(json!({
+        "name": "a", "config": {"configurable": {"type==agent/access_mode": "public_no_auth"}}
+    })))).await;
+    let id = created["assistant_id"].as_str().unwrap().to_owned();
+    // Two public turns through the runs family, sharing the store.
+    for text in ["one", "two"] {
+        let run = Request::post("/public/runs/stream")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"assistant_id": id, "input": [{"role": "human", "content": text}]})
+                    .to_string(),
+            ))
+            .unwrap();
+        let resp = agentgate_runs::router(state.clone())
+            .oneshot(run)
+            .await
+            .unwrap();
+        resp.into_body().collect().await.unwrap();
+    }
+    let (status, usage) = call(
+        &state,
+        req(
+            "GET",
+            &format!("/assistants/{id}/usage?days=7"),
+            Some(&alice),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["days"], 7);
+    assert_eq!(usage["totals"]["requests"], 2);
+    assert_eq!(usage["totals"]["messages"], 4);
+    assert!(usage["totals"]["output_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(usage["daily"].as_array().unwrap().len(), 1);
+    assert_eq!(usage["daily"][0]["date"].as_str().unwrap().len(), 10);
+
+    let mallory = testing::jwt(&state, "mallory");
+    assert_eq!(
+        call(
+            &state,
+            req(
+                "GET",
+                &format!("/assistants/{id}/usage"),
+                Some(&mallory),
+                None
+            )
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, err) = call(
+        &state,
+        req(
+            "GET",
+            &format!("/assistants/{id}/usage?days=1000"),
+            Some(&alice),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(err["detail"].as_str().unwrap().contains("days"));
+}

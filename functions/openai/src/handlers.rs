@@ -2,13 +2,11 @@
 
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::RunId;
-use agentgate_shared::domain::message::{Message, Role};
-use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
+use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::http::{json_object, sse_response};
 use agentgate_shared::ratelimit;
-use agentgate_shared::run::{self, OnComplete};
+use agentgate_shared::run;
 use agentgate_shared::state::AppState;
-use agentgate_shared::stream::Completion;
 use agentgate_shared::stream::openai::{ChunkEncoder, ResponseMeta, completion_json};
 use axum::Json;
 use axum::body::Bytes;
@@ -56,7 +54,8 @@ pub async fn chat_completions(
         .unwrap_or_else(|| assistant.id.to_string());
     let meta = ResponseMeta::new(&model, state.clock.now_secs());
     let key = ThreadKey::openai(&assistant.id, end_user.as_deref().unwrap_or(ANONYMOUS));
-    let persist = record_transcript(&state, key, req.new_turn());
+    // Only the new turn joins the transcript: the client resent the rest.
+    let persist = run::save_turn(&state, &assistant.id, key, RunId::mint(), req.new_turn());
     if req.stream {
         let encoder = ChunkEncoder::new(meta, req.include_usage);
         return Ok(sse_response(run::stream_body(
@@ -85,37 +84,6 @@ async fn limit(
         end_user.map(|u| format!("openai-user:{u}")),
     );
     Ok(ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?)
-}
-
-/// Adds the client's new turn and the reply to the end user's transcript. History the
-/// client resent is not added again.
-fn record_transcript(state: &AppState, key: ThreadKey, new_turn: Vec<Message>) -> OnComplete {
-    let store = state.store.clone();
-    let clock = state.clock.clone();
-    let ttl = state.settings.thread_idle_ttl_secs;
-    Box::new(move |completion: Completion| {
-        Box::pin(async move {
-            let now = clock.now_ms();
-            let run_id = RunId::mint();
-            let mut messages: Vec<StoredMessage> = new_turn
-                .into_iter()
-                .map(|message| StoredMessage {
-                    message,
-                    run_id: run_id.clone(),
-                    created_at: now,
-                })
-                .collect();
-            messages.push(StoredMessage {
-                message: Message::new(Role::Ai, completion.text),
-                run_id,
-                created_at: now,
-            });
-            store
-                .append_messages(&key, &messages, ttl)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    })
 }
 
 fn model_json(a: &Assistant) -> Value {

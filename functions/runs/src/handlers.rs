@@ -2,13 +2,13 @@
 
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::{RunId, ThreadId};
-use agentgate_shared::domain::message::{Message, Role};
-use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
+use agentgate_shared::domain::message::Message;
+use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::domain::token;
 use agentgate_shared::http::sse_response;
 use agentgate_shared::http::{SourceIp, json_object};
 use agentgate_shared::ratelimit;
-use agentgate_shared::run::{self, OnComplete};
+use agentgate_shared::run;
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::native::NativeEncoder;
 use axum::body::Bytes;
@@ -98,41 +98,7 @@ async fn run_turn(
         events,
         encoder,
         state.settings.keepalive,
-        persist_turn(state, key, run_id, req.input),
+        run::save_turn(state, &assistant.id, key, run_id, req.input),
     );
     Ok(sse_response(body))
-}
-
-/// Saves the caller's messages and the reply once the reply is complete.
-fn persist_turn(
-    state: &AppState,
-    key: ThreadKey,
-    run_id: RunId,
-    input: Vec<Message>,
-) -> OnComplete {
-    let store = state.store.clone();
-    let clock = state.clock.clone();
-    let ttl = state.settings.thread_idle_ttl_secs;
-    Box::new(move |completion| {
-        Box::pin(async move {
-            let now = clock.now_ms();
-            let mut messages: Vec<StoredMessage> = input
-                .into_iter()
-                .map(|message| StoredMessage {
-                    message,
-                    run_id: run_id.clone(),
-                    created_at: now,
-                })
-                .collect();
-            messages.push(StoredMessage {
-                message: Message::new(Role::Ai, completion.text),
-                run_id,
-                created_at: now,
-            });
-            store
-                .append_messages(&key, &messages, ttl)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    })
 }

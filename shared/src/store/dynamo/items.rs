@@ -10,6 +10,7 @@
 //! | thread meta   | `TH#<thread key>`| `META`                     | `generation`, `next_seq`  |
 //! | message       | `TH#<thread key>`| `M#<generation>#<seq>`     | `role`, `content`, `ttl`  |
 //! | counter       | `C#<key>`        | `C`                        | `count`, `ttl`            |
+//! | daily usage   | `U#<assistant>`  | `D#<days since epoch>`     | sums, `ttl`               |
 
 use std::collections::HashMap;
 
@@ -67,6 +68,14 @@ pub fn message_prefix(generation: i64) -> String {
 
 pub fn counter_key(name: &str) -> Item {
     key(format!("C#{name}"), "C")
+}
+
+pub fn usage_pk(assistant: &AssistantId) -> String {
+    format!("U#{assistant}")
+}
+
+pub fn usage_sk(day: i64) -> String {
+    format!("D#{day:08}")
 }
 
 pub fn owner_gsi_pk(owner: &UserId) -> String {
