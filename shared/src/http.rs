@@ -183,6 +183,34 @@ mod tests {
     }
 
     #[test]
+    fn store_failures_map_to_retryable_statuses_and_never_500_for_conditions() {
+        use crate::ports::StoreError;
+        let busy = Failure::from_store(&StoreError::Throttled {
+            retry_after_secs: 0,
+        });
+        assert_eq!(
+            (busy.status.as_u16(), busy.retry_after_secs),
+            (503, Some(1))
+        );
+        let resp = busy.into_detail_response();
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "1");
+        for e in [
+            StoreError::Conflict,
+            StoreError::AlreadyExists,
+            StoreError::TokenTaken,
+        ] {
+            assert_eq!(
+                Failure::from_store(&e).status,
+                http::StatusCode::CONFLICT,
+                "{e}"
+            );
+        }
+        let hidden = Failure::from_store(&StoreError::Unavailable("GetItem: secret detail".into()));
+        assert_eq!(hidden.status, http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!hidden.message.contains("secret detail"));
+    }
+
+    #[test]
     fn body_errors_are_specific() {
         assert_eq!(
             json_object(Ok(Bytes::from_static(b" "))),
