@@ -72,19 +72,26 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
-    let state = match StoreKind::from_env(StoreKind::Sqlite).map_err(|e| e.to_string())? {
-        StoreKind::Sqlite => AppState::local(&data_dir),
-        StoreKind::DynamoDb => AppState::local_on_dynamodb(&data_dir).await,
-    }
-    .map_err(|e| e.to_string())?;
+    let kind = StoreKind::from_env(StoreKind::Sqlite).map_err(|e| e.to_string())?;
+    let (state, store) = match kind {
+        StoreKind::Sqlite => (
+            AppState::local(&data_dir),
+            format!("embedded store in {}", data_dir.display()),
+        ),
+        StoreKind::DynamoDb => (
+            AppState::local_on_dynamodb(&data_dir).await,
+            format!(
+                "DynamoDB table {}",
+                std::env::var("AGENTGATE_TABLE").unwrap_or_default()
+            ),
+        ),
+    };
+    let state = state.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    println!(
-        "agentgate listening on http://{bound} (data in {})",
-        data_dir.display()
-    );
+    println!("agentgate listening on http://{bound} ({store})");
     let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -4,13 +4,12 @@
 //! `system` field, so system messages from the conversation are folded into it.
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::sse::{SseEvent, decode};
+use super::sse::SseEvent;
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
-    upstream_error,
+    event_stream, upstream_error,
 };
 use crate::domain::message::Role;
 use crate::secret::SecretString;
@@ -129,31 +128,7 @@ impl Provider for AnthropicProvider {
         if !resp.status().is_success() {
             return Err(upstream_error(resp).await);
         }
-        let bytes = resp
-            .bytes_stream()
-            .map(|r| r.map_err(ProviderError::from_reqwest));
-        let mut stopped = false;
-        let events = decode(Box::pin(bytes), || {
-            ProviderError::Protocol("event too large".into())
-        })
-        .map(|ev| match ev {
-            Err(e) => Some(Err(e)),
-            Ok(ev) => map_event(&ev),
-        })
-        .take_while(move |item| {
-            let go = !stopped && item.is_some();
-            stopped = stopped || item.is_none();
-            futures::future::ready(go)
-        })
-        .flat_map(|item| {
-            let items: Vec<Result<ProviderEvent, ProviderError>> = match item {
-                Some(Ok(list)) => list.into_iter().map(Ok).collect(),
-                Some(Err(e)) => vec![Err(e)],
-                None => Vec::new(),
-            };
-            futures::stream::iter(items)
-        });
-        Ok(Box::pin(events))
+        Ok(event_stream(resp, map_event))
     }
 }
 

@@ -201,6 +201,35 @@ impl Providers {
     }
 }
 
+/// Maps one upstream SSE event to provider events; `None` marks the end of the reply.
+type EventMapper = fn(&sse::SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderError>>;
+
+/// Turns a successful upstream SSE response into provider events, read incrementally and
+/// ending at the provider's end-of-reply marker or at the first error.
+fn event_stream(resp: reqwest::Response, map: EventMapper) -> EventStream {
+    use futures::StreamExt;
+    let bytes = resp
+        .bytes_stream()
+        .map(|r| r.map_err(ProviderError::from_reqwest));
+    let events = sse::decode(Box::pin(bytes), || {
+        ProviderError::Protocol("event too large".into())
+    })
+    .map(move |ev| match ev {
+        Err(e) => Some(Err(e)),
+        Ok(ev) => map(&ev),
+    })
+    .take_while(|item| futures::future::ready(item.is_some()))
+    .flat_map(|item| {
+        let items: Vec<Result<ProviderEvent, ProviderError>> = match item {
+            Some(Ok(list)) => list.into_iter().map(Ok).collect(),
+            Some(Err(e)) => vec![Err(e)],
+            None => Vec::new(),
+        };
+        futures::stream::iter(items)
+    });
+    Box::pin(events)
+}
+
 /// Reads an upstream error body into a short message (the provider's `error.message` when
 /// it has one), never echoing more than a bounded prefix.
 async fn upstream_error(resp: reqwest::Response) -> ProviderError {

@@ -4,13 +4,12 @@
 //! OpenAI-compatible servers usually run without one.
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::sse::{SseEvent, decode};
+use super::sse::SseEvent;
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
-    upstream_error,
+    event_stream, upstream_error,
 };
 use crate::domain::message::Role;
 use crate::secret::SecretString;
@@ -116,28 +115,7 @@ impl Provider for OpenAiProvider {
         if !resp.status().is_success() {
             return Err(upstream_error(resp).await);
         }
-        let bytes = resp
-            .bytes_stream()
-            .map(|r| r.map_err(ProviderError::from_reqwest));
-        let events = decode(Box::pin(bytes), || {
-            ProviderError::Protocol("event too large".into())
-        })
-        .take_while(|ev| {
-            let done = matches!(ev, Ok(e) if e.data.trim() == "[DONE]");
-            futures::future::ready(!done)
-        })
-        .flat_map(|ev| {
-            let items: Vec<Result<ProviderEvent, ProviderError>> = match ev {
-                Err(e) => vec![Err(e)],
-                Ok(ev) => match map_event(&ev) {
-                    None => Vec::new(),
-                    Some(Ok(list)) => list.into_iter().map(Ok).collect(),
-                    Some(Err(e)) => vec![Err(e)],
-                },
-            };
-            futures::stream::iter(items)
-        });
-        Ok(Box::pin(events))
+        Ok(event_stream(resp, map_event))
     }
 }
 

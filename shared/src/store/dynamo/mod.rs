@@ -99,6 +99,30 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Runs an assistant transaction whose first operation writes the assistant and whose
+    /// others claim or release token index entries: a failed condition on the first is
+    /// `first_failed`, on any other a token held by another assistant.
+    async fn transact(
+        &self,
+        ops: Vec<TransactWriteItem>,
+        first_failed: StoreError,
+    ) -> Result<(), StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(ops))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match cancelled_at(&e) {
+                Some(0) => first_failed,
+                Some(_) => StoreError::TokenTaken,
+                None => classify("TransactWriteItems", e),
+            }),
+        }
+    }
+
     async fn write_messages(&self, puts: Vec<Item>) -> Result<(), StoreError> {
         for chunk in puts.chunks(BATCH) {
             let mut pending: Vec<WriteRequest> = chunk
@@ -165,20 +189,7 @@ impl AssistantStore for DynamoStore {
         for (digest, exp) in token_digests(assistant, now) {
             ops.push(self.claim_token(digest, &assistant.id, exp, now)?);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(ops))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match cancelled_at(&e) {
-                Some(0) => StoreError::AlreadyExists,
-                Some(_) => StoreError::TokenTaken,
-                None => classify("TransactWriteItems", e),
-            }),
-        }
+        self.transact(ops, StoreError::AlreadyExists).await
     }
 
     #[tracing::instrument(skip_all, fields(assistant_id = %id))]
@@ -273,20 +284,7 @@ impl AssistantStore for DynamoStore {
         for (digest, exp) in new {
             ops.push(self.claim_token(digest, &next.id, exp, now)?);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(ops))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match cancelled_at(&e) {
-                Some(0) => StoreError::Conflict,
-                Some(_) => StoreError::TokenTaken,
-                None => classify("TransactWriteItems", e),
-            }),
-        }
+        self.transact(ops, StoreError::Conflict).await
     }
 
     #[tracing::instrument(skip_all)]
