@@ -26,6 +26,7 @@ use crate::provider::{
     ProviderEvent, Providers, Usage,
 };
 use crate::state::AppState;
+use crate::stream::coalesce::Coalescer;
 use crate::stream::{Completion, Encoder};
 
 /// Per-call options a caller may set within bounds.
@@ -72,6 +73,26 @@ pub async fn start_turn(
 
 /// Keep-alive period: below the ~30 s idle cut of common proxies, per the 15 s guidance.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Default spacing of snapshot frames (see [`crate::stream::coalesce`]).
+pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The timing of a stream's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// Silence after which a keep-alive comment is sent.
+    pub keepalive: Duration,
+    /// Least spacing of snapshot frames; zero sends one per token.
+    pub snapshot_interval: Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self {
+            keepalive: KEEPALIVE,
+            snapshot_interval: SNAPSHOT_INTERVAL,
+        }
+    }
+}
 /// Bound on one reply's text, so a runaway upstream cannot grow a stored item without end.
 pub const MAX_REPLY_BYTES: usize = 128 * 1024;
 
@@ -124,12 +145,12 @@ pub fn save_turn(
 pub fn stream_body<E: Encoder>(
     events: EventStream,
     encoder: E,
-    keepalive: Duration,
+    pacing: Pacing,
     on_complete: OnComplete,
 ) -> Body {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(
-        drive(events, encoder, keepalive, on_complete, tx).instrument(tracing::Span::current()),
+        drive(events, encoder, pacing, on_complete, tx).instrument(tracing::Span::current()),
     );
     Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>))
 }
@@ -203,7 +224,7 @@ async fn send_all(tx: &mpsc::Sender<Bytes>, frames: Vec<Bytes>) -> bool {
 async fn drive<E: Encoder>(
     mut events: EventStream,
     mut enc: E,
-    keepalive: Duration,
+    pacing: Pacing,
     on_complete: OnComplete,
     tx: mpsc::Sender<Bytes>,
 ) {
@@ -211,16 +232,34 @@ async fn drive<E: Encoder>(
         tracing::info!(outcome = "client_gone", "run ended before the first frame");
         return;
     }
+    let origin = tokio::time::Instant::now();
+    let elapsed_ms = || u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let interval = if enc.snapshots() {
+        pacing.snapshot_interval
+    } else {
+        Duration::ZERO
+    };
+    let mut coalescer = Coalescer::new(interval);
+    let mut flush_at: Option<tokio::time::Instant> = None;
     let mut acc = Accumulator::default();
+    let keepalive = pacing.keepalive;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     loop {
         tokio::select! {
             item = events.next() => match item {
                 Some(Ok(ev)) => {
                     if let Some(delta) = acc.apply(ev) {
-                        if !send_all(&tx, enc.delta(&delta, &acc.text)).await {
-                            tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
-                            return;
+                        match coalescer.on_text(elapsed_ms(), acc.text.len()) {
+                            None => {
+                                flush_at = None;
+                                if !send_all(&tx, enc.delta(&delta, &acc.text)).await {
+                                    tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
+                                    return;
+                                }
+                            }
+                            Some(at) => {
+                                flush_at.get_or_insert(origin + Duration::from_millis(at));
+                            }
                         }
                         ticker.reset();
                         if acc.text.len() > MAX_REPLY_BYTES {
@@ -230,11 +269,21 @@ async fn drive<E: Encoder>(
                 }
                 Some(Err(err)) => {
                     tracing::warn!(outcome = "upstream_error", error = %err, "run failed mid-stream");
-                    send_all(&tx, enc.error(&err.to_string())).await;
+                    let mut frames = pending_snapshot(&mut enc, &coalescer, &acc.text);
+                    frames.extend(enc.error(&err.to_string()));
+                    send_all(&tx, frames).await;
                     return;
                 }
                 None => break,
             },
+            () = sleep_until_some(flush_at) => {
+                flush_at = None;
+                coalescer.emitted(elapsed_ms());
+                if !send_all(&tx, enc.delta("", &acc.text)).await {
+                    tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
+                    return;
+                }
+            }
             _ = ticker.tick() => {
                 if tx.send(enc.keepalive()).await.is_err() {
                     tracing::info!(outcome = "client_gone", "client disconnected during a pause");
@@ -249,6 +298,13 @@ async fn drive<E: Encoder>(
     }
     // Dropping the upstream stream closes its connection before persistence runs.
     drop(events);
+    if !send_all(&tx, pending_snapshot(&mut enc, &coalescer, &acc.text)).await {
+        tracing::info!(
+            outcome = "client_gone",
+            "client disconnected before the last snapshot"
+        );
+        return;
+    }
     let completion = acc.finish();
     match on_complete(completion.clone()).await {
         Ok(()) => {
@@ -264,6 +320,23 @@ async fn drive<E: Encoder>(
             tracing::error!(outcome = "persist_failed", error = %msg, "run completed but was not saved");
             send_all(&tx, enc.error("the reply could not be saved; please retry")).await;
         }
+    }
+}
+
+/// The held snapshot, if text arrived since the last one went out.
+fn pending_snapshot<E: Encoder>(enc: &mut E, coalescer: &Coalescer, text: &str) -> Vec<Bytes> {
+    if coalescer.pending() {
+        enc.delta("", text)
+    } else {
+        Vec::new()
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to flush.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -291,7 +364,10 @@ mod tests {
                 Ok(ProviderEvent::Finish(FinishReason::Stop)),
             ]),
             NativeEncoder::new("r", "t"),
-            KEEPALIVE,
+            Pacing {
+                keepalive: KEEPALIVE,
+                snapshot_interval: Duration::ZERO,
+            },
             Box::new(move |c| {
                 Box::pin(async move {
                     let _ = done_tx.send(c.text);
@@ -314,7 +390,10 @@ mod tests {
                 Err(ProviderError::Timeout),
             ]),
             NativeEncoder::new("r", "t"),
-            KEEPALIVE,
+            Pacing {
+                keepalive: KEEPALIVE,
+                snapshot_interval: Duration::ZERO,
+            },
             Box::new(|_| Box::pin(async { Err("must not be called".to_owned()) })),
         );
         let text = body_text(body).await;
@@ -332,11 +411,102 @@ mod tests {
         let body = stream_body(
             slow,
             NativeEncoder::new("r", "t"),
-            Duration::from_millis(25),
+            Pacing {
+                keepalive: Duration::from_millis(25),
+                snapshot_interval: Duration::ZERO,
+            },
             Box::new(|_| Box::pin(async { Ok(()) })),
         );
         let text = body_text(body).await;
         assert!(text.matches(": keep-alive\n\n").count() >= 2, "{text}");
+    }
+
+    /// `n` one-character deltas, one every `gap`.
+    fn paced(n: usize, gap: Duration) -> EventStream {
+        Box::pin(futures::stream::iter(0..n).then(move |i| async move {
+            tokio::time::sleep(gap).await;
+            Ok(ProviderEvent::Delta(
+                char::from(b'a' + (i % 26) as u8).to_string(),
+            ))
+        }))
+    }
+
+    fn snapshot_pacing() -> Pacing {
+        Pacing {
+            keepalive: KEEPALIVE,
+            snapshot_interval: Duration::from_millis(50),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn snapshots_are_coalesced_and_the_last_one_is_complete() {
+        // 200 tokens at 5 ms each: one snapshot per token would be 200 frames.
+        let body = stream_body(
+            paced(200, Duration::from_millis(5)),
+            NativeEncoder::new("r", "t"),
+            snapshot_pacing(),
+            Box::new(|_| Box::pin(async { Ok(()) })),
+        );
+        let text = body_text(body).await;
+        let partials: Vec<String> = text
+            .split("\n\n")
+            .filter_map(|f| f.strip_prefix("event: messages/partial\ndata: "))
+            .map(|d| {
+                serde_json::from_str::<serde_json::Value>(d).unwrap()[0]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            partials.len() <= 22,
+            "{} snapshots for 1 s of tokens",
+            partials.len()
+        );
+        assert!(
+            partials.len() >= 10,
+            "the stream stays live: {}",
+            partials.len()
+        );
+        assert!(
+            partials
+                .windows(2)
+                .all(|w| w[1].starts_with(&w[0]) && w[1].len() > w[0].len())
+        );
+        assert_eq!(partials.last().unwrap().len(), 200);
+        assert!(text.ends_with("event: end\ndata: {}\n\n"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_snapshot_goes_out_before_an_error() {
+        let events: EventStream = Box::pin(
+            paced(3, Duration::from_millis(1))
+                .chain(futures::stream::iter([Err(ProviderError::Timeout)])),
+        );
+        let body = stream_body(
+            events,
+            NativeEncoder::new("r", "t"),
+            snapshot_pacing(),
+            Box::new(|_| Box::pin(async { Ok(()) })),
+        );
+        let text = body_text(body).await;
+        assert!(text.contains("\"content\":\"abc\""), "{text}");
+        assert!(text.find("\"abc\"").unwrap() < text.find("event: error").unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn increments_are_never_coalesced() {
+        let meta = crate::stream::openai::ResponseMeta::new("m", 0);
+        let body = stream_body(
+            paced(30, Duration::from_millis(1)),
+            crate::stream::openai::ChunkEncoder::new(meta, false),
+            snapshot_pacing(),
+            Box::new(|_| Box::pin(async { Ok(()) })),
+        );
+        let text = body_text(body).await;
+        // The role chunk carries an empty content; every one of the 30 deltas follows it.
+        assert_eq!(text.matches("\"delta\":{\"content\"").count(), 1 + 30);
+        assert_eq!(text.matches("\"role\":\"assistant\"").count(), 1);
     }
 
     #[tokio::test]
@@ -344,7 +514,10 @@ mod tests {
         let body = stream_body(
             events(vec![Ok(ProviderEvent::Delta("x".into()))]),
             NativeEncoder::new("r", "t"),
-            KEEPALIVE,
+            Pacing {
+                keepalive: KEEPALIVE,
+                snapshot_interval: Duration::ZERO,
+            },
             Box::new(|_| Box::pin(async { Err("disk full".to_owned()) })),
         );
         let text = body_text(body).await;

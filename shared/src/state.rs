@@ -22,7 +22,9 @@ pub struct Settings {
     pub thread_idle_ttl_secs: i64,
     /// How many earlier messages are sent to the model (`AGENTGATE_HISTORY_LIMIT`, 40).
     pub history_limit: usize,
-    pub keepalive: Duration,
+    /// Keep-alive and snapshot spacing of streams (`AGENTGATE_SNAPSHOT_INTERVAL_MS`,
+    /// default 50; 0 sends one `messages/partial` per token).
+    pub pacing: crate::run::Pacing,
     /// Public requests per minute per end user of one assistant
     /// (`AGENTGATE_RATE_PER_MINUTE`, default 30).
     pub rate_per_minute: u64,
@@ -37,7 +39,7 @@ impl Default for Settings {
         Self {
             thread_idle_ttl_secs: 30 * 86_400,
             history_limit: 40,
-            keepalive: crate::run::KEEPALIVE,
+            pacing: crate::run::Pacing::default(),
             rate_per_minute: 30,
             daily_limit: 10_000,
             daily_shards: 8,
@@ -110,6 +112,13 @@ impl Settings {
             history_limit,
             rate_per_minute: env_num("AGENTGATE_RATE_PER_MINUTE", 30)?,
             daily_limit: env_num("AGENTGATE_DAILY_LIMIT", 10_000)?,
+            pacing: crate::run::Pacing {
+                snapshot_interval: Duration::from_millis(env_num(
+                    "AGENTGATE_SNAPSHOT_INTERVAL_MS",
+                    50,
+                )?),
+                ..crate::run::Pacing::default()
+            },
             ..Self::default()
         })
     }

@@ -61,7 +61,7 @@ pub async fn chat_completions(
         return Ok(sse_response(run::stream_body(
             events,
             encoder,
-            state.settings.keepalive,
+            state.settings.pacing,
             persist,
         )));
     }

@@ -97,7 +97,7 @@ async fn run_turn(
     let body = run::stream_body(
         events,
         encoder,
-        state.settings.keepalive,
+        state.settings.pacing,
         run::save_turn(state, &assistant.id, key, run_id, req.input),
     );
     Ok(sse_response(body))

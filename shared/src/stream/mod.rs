@@ -4,6 +4,7 @@
 //! [`Encoder`] and the engine feeds it. Keeping encoders pure makes every format testable
 //! byte for byte without a server.
 
+pub mod coalesce;
 pub mod native;
 pub mod openai;
 
@@ -29,6 +30,11 @@ pub trait Encoder: Send + 'static {
     fn finish(&mut self, completion: &Completion) -> Vec<Bytes>;
     /// The run failed after the response started; the frames must close the stream cleanly.
     fn error(&mut self, message: &str) -> Vec<Bytes>;
+    /// Whether `delta` frames are snapshots of the whole text (which the engine may
+    /// coalesce, see [`coalesce`]) rather than increments that must all be sent.
+    fn snapshots(&self) -> bool {
+        false
+    }
     /// A frame that keeps idle connections open and that clients ignore.
     fn keepalive(&self) -> Bytes {
         Bytes::from_static(b": keep-alive\n\n")

@@ -46,6 +46,10 @@ impl Encoder for NativeEncoder {
         vec![self.partial(accumulated)]
     }
 
+    fn snapshots(&self) -> bool {
+        true
+    }
+
     fn finish(&mut self, _completion: &Completion) -> Vec<Bytes> {
         vec![sse_event("end", &json!({}))]
     }

@@ -304,7 +304,8 @@ async fn anthropic_handler(
     sse(frames, &state)
 }
 
-/// A state on a fresh embedded store in `dir`, with the given providers, no echo delay.
+/// A state on a fresh embedded store in `dir`, with the given providers, no echo delay,
+/// and one `messages/partial` per token (snapshot coalescing has its own tests).
 pub fn state(dir: &std::path::Path, mut providers: ProviderSettings) -> AppState {
     providers.echo_delay = Duration::ZERO;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -314,7 +315,13 @@ pub fn state(dir: &std::path::Path, mut providers: ProviderSettings) -> AppState
         Providers::new(&providers).expect("providers"),
         JwtKeys::new(&SecretString::new(TEST_JWT_SECRET)).expect("jwt keys"),
         clock,
-        Settings::default(),
+        Settings {
+            pacing: crate::run::Pacing {
+                snapshot_interval: Duration::ZERO,
+                ..Default::default()
+            },
+            ..Settings::default()
+        },
     )
 }
 
