@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
-    event_stream, upstream_error,
+    send_streaming,
 };
 use crate::domain::message::Role;
 use crate::secret::SecretString;
@@ -116,19 +116,13 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
 #[async_trait]
 impl Provider for AnthropicProvider {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
-        let resp = self
+        let call = self
             .client
             .post(&self.url)
             .header("x-api-key", self.key.expose())
             .header("anthropic-version", API_VERSION)
-            .json(&request_body(&request))
-            .send()
-            .await
-            .map_err(ProviderError::from_reqwest)?;
-        if !resp.status().is_success() {
-            return Err(upstream_error(resp).await);
-        }
-        Ok(event_stream(resp, map_event))
+            .json(&request_body(&request));
+        send_streaming(call, map_event).await
     }
 }
 

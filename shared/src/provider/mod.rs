@@ -204,6 +204,19 @@ impl Providers {
 /// Maps one upstream SSE event to provider events; `None` marks the end of the reply.
 type EventMapper = fn(&sse::SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderError>>;
 
+/// Sends a streaming request: a refusal before the stream (non-2xx) becomes an
+/// `Upstream` error with the provider's message; otherwise the response's events.
+async fn send_streaming(
+    request: reqwest::RequestBuilder,
+    map: EventMapper,
+) -> Result<EventStream, ProviderError> {
+    let resp = request.send().await.map_err(ProviderError::from_reqwest)?;
+    if !resp.status().is_success() {
+        return Err(upstream_error(resp).await);
+    }
+    Ok(event_stream(resp, map))
+}
+
 /// Turns a successful upstream SSE response into provider events, read incrementally and
 /// ending at the provider's end-of-reply marker or at the first error.
 fn event_stream(resp: reqwest::Response, map: EventMapper) -> EventStream {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
-    event_stream, upstream_error,
+    send_streaming,
 };
 use crate::domain::message::Role;
 use crate::secret::SecretString;
@@ -111,11 +111,7 @@ impl Provider for OpenAiProvider {
         if let Some(key) = &self.key {
             call = call.bearer_auth(key.expose());
         }
-        let resp = call.send().await.map_err(ProviderError::from_reqwest)?;
-        if !resp.status().is_success() {
-            return Err(upstream_error(resp).await);
-        }
-        Ok(event_stream(resp, map_event))
+        send_streaming(call, map_event).await
     }
 }
 
