@@ -1,7 +1,7 @@
 //! The `assistants` family: the owner API.
 //!
 //! Owners (user JWT) create assistants, read them, list their own, merge configuration
-//! with `PATCH` as in the seed's curl examples, rotate the public token, and read what
+//! with `PATCH` (keys merge; `null` removes one), rotate the public token, and read what
 //! their assistant's public use costs (daily usage). Tokens are
 //! stored as digests and only ever shown masked, except once when the server mints one.
 

@@ -55,7 +55,7 @@ impl RunRequest {
 
 /// Reads `config.configurable` overrides. Public callers may tune `temperature` and
 /// `max_tokens`; the owner may also swap the model or system prompt for one call.
-/// Other keys are ignored, as the seed allows arbitrary configuration.
+/// Other keys are ignored: configuration is free-form.
 fn parse_config(config: Option<&Value>, caller: Caller) -> Result<TurnOptions, RunsError> {
     let configurable = match config {
         None | Some(Value::Null) => return Ok(TurnOptions::default()),

@@ -1,6 +1,6 @@
 //! Assistants, their access modes and the `config.configurable` keys that drive them.
 //!
-//! Configuration follows the seed's shape: free-form `configurable` keys, of which four are
+//! Configuration follows the public-assistants API: free-form `configurable` keys, of which four are
 //! understood here (`type==agent/access_mode`, `type==agent/public_token`,
 //! `type==agent/system_message`, `type==agent/model`). Understood keys are validated when
 //! written, so reading an assistant never fails; the public token is pulled out of the map
@@ -27,7 +27,8 @@ pub const MAX_CONFIGURABLE_BYTES: usize = 64 * 1024;
 pub const DEFAULT_ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
 pub const MAX_ROTATION_OVERLAP_SECS: i64 = 30 * 24 * 3600;
 
-/// The message public endpoints answer for an `authenticated` assistant (the seed's text).
+/// The message public endpoints answer for an `authenticated` assistant, word for word
+/// what clients of the public-assistants API expect.
 pub const NOT_PUBLIC_DETAIL: &str = "This assistant is not configured for public access. Please use the authenticated /runs endpoints instead, or set type==agent/access_mode to 'public_token' or 'public_no_auth'.";
 
 /// Who may call an assistant through the public endpoints.

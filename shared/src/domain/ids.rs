@@ -60,7 +60,7 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A caller-chosen conversation id (the seed lets any string name a session).
+/// A caller-chosen conversation id (any string may name a session).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ThreadId(String);

@@ -3,7 +3,7 @@
 //! Minted tokens look like `agp_<22 base62 chars><6 base62 checksum chars>`: the prefix
 //! makes a leaked token recognisable, the 22 random characters carry ~131 bits, and the
 //! CRC-32 checksum lets garbage be rejected without a database read. Owners may still set
-//! their own token through `PATCH` (the seed's `pubkey_...` style); those are accepted when
+//! their own token through `PATCH` (e.g. `pubkey_...`); those are accepted when
 //! long enough and are not checksum-checked. Either way only a SHA-256 digest is stored and
 //! comparisons are constant-time.
 
@@ -17,7 +17,7 @@ use super::Invalid;
 pub const PREFIX: &str = "agp_";
 const BODY_LEN: usize = 22;
 const CHECKSUM_LEN: usize = 6;
-/// Shortest owner-chosen token accepted (the seed's example `pubkey_` + 16 hex is 23).
+/// Shortest owner-chosen token accepted (`pubkey_` + 16 hex characters is 23).
 pub const MIN_OWNER_TOKEN_LEN: usize = 16;
 pub const MAX_TOKEN_LEN: usize = 256;
 
