@@ -100,21 +100,51 @@ pub const MAX_REPLY_BYTES: usize = 128 * 1024;
 /// frame so the client learns the turn was not saved.
 pub type OnComplete = Box<dyn FnOnce(Completion) -> BoxFuture<'static, Result<(), String>> + Send>;
 
-/// The usual completion hook: once the reply is complete, stores `input` and the reply in
-/// the thread `key` under `run_id`, then adds the turn to the assistant's usage.
+/// Called instead when the turn ends early (the client hung up, or the upstream failed
+/// mid-stream) with what was produced so far; nothing is stored, but the upstream was paid.
+pub type OnAbandon = Box<dyn FnOnce(Completion) -> BoxFuture<'static, ()> + Send>;
+
+/// What the engine does when a turn ends.
+pub struct TurnHooks {
+    pub on_complete: OnComplete,
+    pub on_abandon: OnAbandon,
+}
+
+impl TurnHooks {
+    /// Hooks that only act on completion.
+    pub fn completing(on_complete: OnComplete) -> Self {
+        Self {
+            on_complete,
+            on_abandon: Box::new(|_| Box::pin(async {})),
+        }
+    }
+}
+
+/// The usual hooks: once the reply is complete, store `input` and the reply in the thread
+/// `key` under `run_id` and add the turn to the assistant's usage; a turn that ends early
+/// stores nothing but still counts in usage (as a request with no stored messages).
 pub fn save_turn(
     state: &AppState,
     assistant: &AssistantId,
     key: ThreadKey,
     run_id: RunId,
     input: Vec<Message>,
-) -> OnComplete {
+) -> TurnHooks {
     let store = state.store.clone();
     let clock = state.clock.clone();
     let ttl = state.settings.thread_idle_ttl_secs;
     let assistant = assistant.clone();
     let started = std::time::Instant::now();
-    Box::new(move |completion: Completion| {
+    let on_abandon: OnAbandon = {
+        let (store, clock, assistant) = (store.clone(), clock.clone(), assistant.clone());
+        Box::new(move |partial: Completion| {
+            Box::pin(async move {
+                let delta = crate::usage::of_turn(&partial, 0, started);
+                crate::usage::record(store.as_ref(), clock.as_ref(), &assistant, delta).await;
+            })
+        })
+    };
+    let on_complete: OnComplete = Box::new(move |completion: Completion| {
         Box::pin(async move {
             let delta = crate::usage::of_turn(&completion, input.len() + 1, started);
             let now = clock.now_ms();
@@ -138,7 +168,11 @@ pub fn save_turn(
             crate::usage::record(store.as_ref(), clock.as_ref(), &assistant, delta).await;
             Ok(())
         })
-    })
+    });
+    TurnHooks {
+        on_complete,
+        on_abandon,
+    }
 }
 
 /// Runs `events` through `encoder` on a background task and returns the response body.
@@ -146,12 +180,10 @@ pub fn stream_body<E: Encoder>(
     events: EventStream,
     encoder: E,
     pacing: Pacing,
-    on_complete: OnComplete,
+    hooks: TurnHooks,
 ) -> Body {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    tokio::spawn(
-        drive(events, encoder, pacing, on_complete, tx).instrument(tracing::Span::current()),
-    );
+    tokio::spawn(drive(events, encoder, pacing, hooks, tx).instrument(tracing::Span::current()));
     Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>))
 }
 
@@ -174,6 +206,7 @@ struct Accumulator {
     text: String,
     usage: Usage,
     finish: Option<FinishReason>,
+    deltas: u32,
 }
 
 impl Accumulator {
@@ -182,6 +215,7 @@ impl Accumulator {
         match ev {
             ProviderEvent::Delta(d) => {
                 self.text.push_str(&d);
+                self.deltas = self.deltas.saturating_add(1);
                 Some(d)
             }
             // Providers report input and output tokens in separate events (Anthropic) or
@@ -195,6 +229,18 @@ impl Accumulator {
                 self.finish = Some(r);
                 None
             }
+        }
+    }
+
+    /// What an interrupted turn produced. Providers report output tokens only at the end,
+    /// so the deltas received (about one token each) stand in when nothing was reported.
+    fn partial(self) -> Completion {
+        let mut usage = self.usage;
+        usage.output_tokens = usage.output_tokens.max(self.deltas);
+        Completion {
+            text: self.text,
+            finish: FinishReason::Length,
+            usage,
         }
     }
 
@@ -221,16 +267,68 @@ async fn send_all(tx: &mpsc::Sender<Bytes>, frames: Vec<Bytes>) -> bool {
     true
 }
 
+/// How the frames of a turn ended.
+enum Ending {
+    /// The upstream finished; the final frames are still to be sent.
+    Complete,
+    /// The client went away; the upstream stream is dropped.
+    ClientGone,
+    /// The upstream failed mid-stream; the error frames were sent.
+    Failed,
+}
+
 async fn drive<E: Encoder>(
     mut events: EventStream,
     mut enc: E,
     pacing: Pacing,
-    on_complete: OnComplete,
+    hooks: TurnHooks,
     tx: mpsc::Sender<Bytes>,
 ) {
-    if !send_all(&tx, enc.start()).await {
-        tracing::info!(outcome = "client_gone", "run ended before the first frame");
-        return;
+    let mut acc = Accumulator::default();
+    let ending = pump(&mut events, &mut enc, pacing, &mut acc, &tx).await;
+    // Dropping the upstream stream closes its connection before anything else runs.
+    drop(events);
+    match ending {
+        Ending::ClientGone | Ending::Failed => (hooks.on_abandon)(acc.partial()).await,
+        Ending::Complete => {
+            let completion = acc.finish();
+            match (hooks.on_complete)(completion.clone()).await {
+                Ok(()) => {
+                    tracing::info!(
+                        outcome = "ok",
+                        input_tokens = completion.usage.input_tokens,
+                        output_tokens = completion.usage.output_tokens,
+                        "run completed"
+                    );
+                    send_all(&tx, enc.finish(&completion)).await;
+                }
+                Err(msg) => {
+                    tracing::error!(outcome = "persist_failed", error = %msg, "run completed but was not saved");
+                    send_all(&tx, enc.error("the reply could not be saved; please retry")).await;
+                }
+            }
+        }
+    }
+}
+
+/// Moves text from the upstream to the client until the reply ends, the client goes away
+/// or the upstream fails: accumulating, spacing snapshots, and keeping idle streams alive.
+async fn pump<E: Encoder>(
+    events: &mut EventStream,
+    enc: &mut E,
+    pacing: Pacing,
+    acc: &mut Accumulator,
+    tx: &mpsc::Sender<Bytes>,
+) -> Ending {
+    let gone = |why: &str| {
+        tracing::info!(
+            outcome = "client_gone",
+            "client disconnected ({why}); upstream dropped"
+        );
+        Ending::ClientGone
+    };
+    if !send_all(tx, enc.start()).await {
+        return gone("before the first frame");
     }
     let origin = tokio::time::Instant::now();
     let elapsed_ms = || u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -241,7 +339,6 @@ async fn drive<E: Encoder>(
     };
     let mut coalescer = Coalescer::new(interval);
     let mut flush_at: Option<tokio::time::Instant> = None;
-    let mut acc = Accumulator::default();
     let keepalive = pacing.keepalive;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     loop {
@@ -252,9 +349,8 @@ async fn drive<E: Encoder>(
                         match coalescer.on_text(elapsed_ms(), acc.text.len()) {
                             None => {
                                 flush_at = None;
-                                if !send_all(&tx, enc.delta(&delta, &acc.text)).await {
-                                    tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
-                                    return;
+                                if !send_all(tx, enc.delta(&delta, &acc.text)).await {
+                                    return gone("while streaming");
                                 }
                             }
                             Some(at) => {
@@ -269,58 +365,32 @@ async fn drive<E: Encoder>(
                 }
                 Some(Err(err)) => {
                     tracing::warn!(outcome = "upstream_error", error = %err, "run failed mid-stream");
-                    let mut frames = pending_snapshot(&mut enc, &coalescer, &acc.text);
+                    let mut frames = pending_snapshot(enc, &coalescer, &acc.text);
                     frames.extend(enc.error(&err.to_string()));
-                    send_all(&tx, frames).await;
-                    return;
+                    send_all(tx, frames).await;
+                    return Ending::Failed;
                 }
                 None => break,
             },
             () = sleep_until_some(flush_at) => {
                 flush_at = None;
                 coalescer.emitted(elapsed_ms());
-                if !send_all(&tx, enc.delta("", &acc.text)).await {
-                    tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
-                    return;
+                if !send_all(tx, enc.delta("", &acc.text)).await {
+                    return gone("while streaming");
                 }
             }
             _ = ticker.tick() => {
                 if tx.send(enc.keepalive()).await.is_err() {
-                    tracing::info!(outcome = "client_gone", "client disconnected during a pause");
-                    return;
+                    return gone("during a pause");
                 }
             }
-            () = tx.closed() => {
-                tracing::info!(outcome = "client_gone", "client disconnected; upstream dropped");
-                return;
-            }
+            () = tx.closed() => return gone("while waiting for the model"),
         }
     }
-    // Dropping the upstream stream closes its connection before persistence runs.
-    drop(events);
-    if !send_all(&tx, pending_snapshot(&mut enc, &coalescer, &acc.text)).await {
-        tracing::info!(
-            outcome = "client_gone",
-            "client disconnected before the last snapshot"
-        );
-        return;
+    if !send_all(tx, pending_snapshot(enc, &coalescer, &acc.text)).await {
+        return gone("before the last snapshot");
     }
-    let completion = acc.finish();
-    match on_complete(completion.clone()).await {
-        Ok(()) => {
-            tracing::info!(
-                outcome = "ok",
-                input_tokens = completion.usage.input_tokens,
-                output_tokens = completion.usage.output_tokens,
-                "run completed"
-            );
-            send_all(&tx, enc.finish(&completion)).await;
-        }
-        Err(msg) => {
-            tracing::error!(outcome = "persist_failed", error = %msg, "run completed but was not saved");
-            send_all(&tx, enc.error("the reply could not be saved; please retry")).await;
-        }
-    }
+    Ending::Complete
 }
 
 /// The held snapshot, if text arrived since the last one went out.
@@ -368,12 +438,12 @@ mod tests {
                 keepalive: KEEPALIVE,
                 snapshot_interval: Duration::ZERO,
             },
-            Box::new(move |c| {
+            TurnHooks::completing(Box::new(move |c| {
                 Box::pin(async move {
                     let _ = done_tx.send(c.text);
                     Ok(())
                 })
-            }),
+            })),
         );
         let text = body_text(body).await;
         assert!(text.contains("\"content\":\"Hel\""));
@@ -394,7 +464,9 @@ mod tests {
                 keepalive: KEEPALIVE,
                 snapshot_interval: Duration::ZERO,
             },
-            Box::new(|_| Box::pin(async { Err("must not be called".to_owned()) })),
+            TurnHooks::completing(Box::new(|_| {
+                Box::pin(async { Err("must not be called".to_owned()) })
+            })),
         );
         let text = body_text(body).await;
         assert!(text.contains("event: error\n"));
@@ -415,10 +487,50 @@ mod tests {
                 keepalive: Duration::from_millis(25),
                 snapshot_interval: Duration::ZERO,
             },
-            Box::new(|_| Box::pin(async { Ok(()) })),
+            TurnHooks::completing(Box::new(|_| Box::pin(async { Ok(()) }))),
         );
         let text = body_text(body).await;
         assert!(text.matches(": keep-alive\n\n").count() >= 2, "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_turn_that_fails_mid_stream_is_reported_as_abandoned_with_what_it_produced() {
+        let (tx_done, rx_done) = tokio::sync::oneshot::channel();
+        let hooks = TurnHooks {
+            on_complete: Box::new(|_| Box::pin(async { Err("must not be called".to_owned()) })),
+            on_abandon: Box::new(move |partial| {
+                Box::pin(async move {
+                    let _ = tx_done.send(partial);
+                })
+            }),
+        };
+        let body = stream_body(
+            events(vec![
+                Ok(ProviderEvent::Usage(Usage {
+                    input_tokens: 7,
+                    output_tokens: 0,
+                })),
+                Ok(ProviderEvent::Delta("Hel".into())),
+                Ok(ProviderEvent::Delta("lo".into())),
+                Err(ProviderError::Timeout),
+            ]),
+            NativeEncoder::new("r", "t"),
+            Pacing {
+                keepalive: KEEPALIVE,
+                snapshot_interval: Duration::ZERO,
+            },
+            hooks,
+        );
+        body_text(body).await;
+        let partial = rx_done.await.unwrap();
+        assert_eq!(partial.text, "Hello");
+        assert_eq!(
+            partial.usage,
+            Usage {
+                input_tokens: 7,
+                output_tokens: 2
+            }
+        );
     }
 
     /// `n` one-character deltas, one every `gap`.
@@ -445,7 +557,7 @@ mod tests {
             paced(200, Duration::from_millis(5)),
             NativeEncoder::new("r", "t"),
             snapshot_pacing(),
-            Box::new(|_| Box::pin(async { Ok(()) })),
+            TurnHooks::completing(Box::new(|_| Box::pin(async { Ok(()) }))),
         );
         let text = body_text(body).await;
         let partials: Vec<String> = text
@@ -487,7 +599,7 @@ mod tests {
             events,
             NativeEncoder::new("r", "t"),
             snapshot_pacing(),
-            Box::new(|_| Box::pin(async { Ok(()) })),
+            TurnHooks::completing(Box::new(|_| Box::pin(async { Ok(()) }))),
         );
         let text = body_text(body).await;
         assert!(text.contains("\"content\":\"abc\""), "{text}");
@@ -501,7 +613,7 @@ mod tests {
             paced(30, Duration::from_millis(1)),
             crate::stream::openai::ChunkEncoder::new(meta, false),
             snapshot_pacing(),
-            Box::new(|_| Box::pin(async { Ok(()) })),
+            TurnHooks::completing(Box::new(|_| Box::pin(async { Ok(()) }))),
         );
         let text = body_text(body).await;
         // The role chunk carries an empty content; every one of the 30 deltas follows it.
@@ -518,7 +630,9 @@ mod tests {
                 keepalive: KEEPALIVE,
                 snapshot_interval: Duration::ZERO,
             },
-            Box::new(|_| Box::pin(async { Err("disk full".to_owned()) })),
+            TurnHooks::completing(Box::new(|_| {
+                Box::pin(async { Err("disk full".to_owned()) })
+            })),
         );
         let text = body_text(body).await;
         assert!(text.contains("could not be saved"));

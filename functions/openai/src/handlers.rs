@@ -66,7 +66,7 @@ pub async fn chat_completions(
         )));
     }
     let completion = run::collect(events).await?;
-    persist(completion.clone())
+    (persist.on_complete)(completion.clone())
         .await
         .map_err(|e| OpenAiError::Store(agentgate_shared::ports::StoreError::Unavailable(e)))?;
     Ok(Json(completion_json(&meta, &completion)).into_response())
