@@ -193,19 +193,34 @@ impl AppState {
         }
     }
 
+    /// The rest of every environment-built state: providers around one HTTP client, the
+    /// JWT keys, and the settings from the environment.
+    fn assemble(
+        store: Arc<dyn Store>,
+        providers: &ProviderSettings,
+        jwt_secret: &SecretString,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BootError> {
+        Ok(Self::new(
+            store,
+            Providers::new(providers)?,
+            JwtKeys::new(jwt_secret)?,
+            clock,
+            Settings::from_env()?,
+        ))
+    }
+
     /// The local server's state: the embedded store in `data_dir`, providers and settings
     /// from the environment, the JWT secret from the environment or the data folder.
     pub fn local(data_dir: &Path) -> Result<Self, BootError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = SqliteStore::open(data_dir, clock.clone())?;
-        let jwt = JwtKeys::new(&local_jwt_secret(data_dir)?)?;
-        Ok(Self::new(
+        Self::assemble(
             Arc::new(store),
-            Providers::new(&provider_settings_from_env()?)?,
-            jwt,
+            &provider_settings_from_env()?,
+            &local_jwt_secret(data_dir)?,
             clock,
-            Settings::from_env()?,
-        ))
+        )
     }
 }
 
@@ -267,13 +282,7 @@ impl AppState {
                     ))?
             }
         };
-        Ok(Self::new(
-            store,
-            Providers::new(&providers)?,
-            JwtKeys::new(&jwt_secret)?,
-            clock,
-            Settings::from_env()?,
-        ))
+        Self::assemble(store, &providers, &jwt_secret, clock)
     }
 }
 
@@ -284,12 +293,11 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let config = aws_config::load_from_env().await;
         let store = crate::store::dynamo_with_config(&config, clock.clone())?;
-        Ok(Self::new(
+        Self::assemble(
             store,
-            Providers::new(&provider_settings_from_env()?)?,
-            JwtKeys::new(&local_jwt_secret(data_dir)?)?,
+            &provider_settings_from_env()?,
+            &local_jwt_secret(data_dir)?,
             clock,
-            Settings::from_env()?,
-        ))
+        )
     }
 }
