@@ -12,6 +12,7 @@ pub mod clock;
 pub mod domain;
 pub mod http;
 pub mod lambda;
+pub mod memory;
 pub mod ports;
 pub mod provider;
 pub mod random;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, UserId};
+use crate::domain::memory::{Memory, MemoryKey};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::domain::token::TokenDigest;
 
@@ -141,7 +142,31 @@ pub trait UsageStore: Send + Sync {
     ) -> Result<Vec<DailyUsage>, StoreError>;
 }
 
-/// Everything the functions need from storage.
-pub trait Store: AssistantStore + ThreadStore + CounterStore + UsageStore {}
+/// Per-user memories. Each lives [`crate::domain::memory::MEMORY_RETENTION_SECS`] after
+/// its last change; an expired memory reads as absent and starts afresh.
+#[async_trait]
+pub trait MemoryStore: Send + Sync {
+    async fn memory(&self, key: &MemoryKey) -> Result<Option<Memory>, StoreError>;
 
-impl<T: AssistantStore + ThreadStore + CounterStore + UsageStore> Store for T {}
+    /// Atomically counts `messages` more messages awaiting a summary and returns the memory
+    /// as it is after the count (created empty if absent).
+    async fn add_pending(&self, key: &MemoryKey, messages: u64) -> Result<Memory, StoreError>;
+
+    /// Stores `summary` if the memory is still at `read.version`, and takes the
+    /// `read.pending` messages it covers off the count (messages counted since stay
+    /// pending); `Conflict` if another summary was saved first.
+    async fn save_summary(
+        &self,
+        key: &MemoryKey,
+        read: &Memory,
+        summary: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the memory (absent is fine).
+    async fn forget(&self, key: &MemoryKey) -> Result<(), StoreError>;
+}
+
+/// Everything the functions need from storage.
+pub trait Store: AssistantStore + ThreadStore + CounterStore + UsageStore + MemoryStore {}
+
+impl<T: AssistantStore + ThreadStore + CounterStore + UsageStore + MemoryStore> Store for T {}

@@ -39,6 +39,8 @@ pub struct TurnOptions {
     pub model: Option<ModelRef>,
     /// Owner-only: another system prompt for this call.
     pub system: Option<String>,
+    /// What the assistant remembers about this user, added to the system prompt.
+    pub memory: Option<String>,
 }
 
 /// Builds the model request for one turn (system prompt, history, then the new input) and
@@ -54,12 +56,16 @@ pub async fn start_turn(
     let provider = providers.for_model(&model)?;
     let mut messages = history;
     messages.extend_from_slice(input);
+    let system = opts
+        .system
+        .as_deref()
+        .or_else(|| assistant.system_message());
     let request = ChatRequest {
         model: model.model_name().to_owned(),
-        system: opts
-            .system
-            .clone()
-            .or_else(|| assistant.system_message().map(str::to_owned)),
+        system: match opts.memory.as_deref() {
+            Some(summary) => Some(crate::domain::memory::system_with_memory(system, summary)),
+            None => system.map(str::to_owned),
+        },
         messages,
         max_tokens: opts
             .max_tokens
@@ -121,8 +127,9 @@ impl TurnHooks {
 }
 
 /// The usual hooks: once the reply is complete, store `input` and the reply in the thread
-/// `key` under `run_id` and add the turn to the assistant's usage; a turn that ends early
-/// stores nothing but still counts in usage (as a request with no stored messages).
+/// `key` under `run_id`, add the turn to the assistant's usage and hand the new messages to
+/// the memory the thread feeds, if any; a turn that ends early stores nothing but still
+/// counts in usage (as a request with no stored messages).
 pub fn save_turn(
     state: &AppState,
     assistant: &AssistantId,
@@ -133,6 +140,7 @@ pub fn save_turn(
     let store = state.store.clone();
     let clock = state.clock.clone();
     let ttl = state.settings.thread_idle_ttl_secs;
+    let state = state.clone();
     let assistant = assistant.clone();
     let started = std::time::Instant::now();
     let on_abandon: OnAbandon = {
@@ -166,6 +174,7 @@ pub fn save_turn(
                 .await
                 .map_err(|e| e.to_string())?;
             crate::usage::record(store.as_ref(), clock.as_ref(), &assistant, delta).await;
+            crate::memory::after_save(&state, &key, messages.len());
             Ok(())
         })
     });

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::auth::{AuthError, JwtKeys};
 use crate::clock::{Clock, SystemClock};
+use crate::memory::Trigger;
 use crate::ports::{Store, StoreError};
 use crate::provider::{ProviderError, ProviderSettings, Providers};
 use crate::secret::SecretString;
@@ -32,6 +33,8 @@ pub struct Settings {
     /// counted over `daily_shards` counters.
     pub daily_limit: u64,
     pub daily_shards: u32,
+    /// Who summarises per-user memories: this process (local) or the table's stream.
+    pub memory_trigger: crate::memory::Trigger,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             rate_per_minute: 30,
             daily_limit: 10_000,
             daily_shards: 8,
+            memory_trigger: crate::memory::Trigger::InProcess,
         }
     }
 }
@@ -200,13 +204,17 @@ impl AppState {
         providers: &ProviderSettings,
         jwt_secret: &SecretString,
         clock: Arc<dyn Clock>,
+        memory_trigger: Trigger,
     ) -> Result<Self, BootError> {
         Ok(Self::new(
             store,
             Providers::new(providers)?,
             JwtKeys::new(jwt_secret)?,
             clock,
-            Settings::from_env()?,
+            Settings {
+                memory_trigger,
+                ..Settings::from_env()?
+            },
         ))
     }
 
@@ -220,6 +228,7 @@ impl AppState {
             &provider_settings_from_env()?,
             &local_jwt_secret(data_dir)?,
             clock,
+            Trigger::InProcess,
         )
     }
 }
@@ -253,7 +262,8 @@ impl AppState {
     pub async fn lambda() -> Result<Self, BootError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let config = aws_config::load_from_env().await;
-        let store: Arc<dyn Store> = match StoreKind::from_env(StoreKind::DynamoDb)? {
+        let kind = StoreKind::from_env(StoreKind::DynamoDb)?;
+        let store: Arc<dyn Store> = match kind {
             StoreKind::Sqlite => {
                 let dir =
                     env("AGENTGATE_DATA_DIR").ok_or(BootError::Missing("AGENTGATE_DATA_DIR"))?;
@@ -282,7 +292,13 @@ impl AppState {
                     ))?
             }
         };
-        Self::assemble(store, &providers, &jwt_secret, clock)
+        // On DynamoDB the table's stream drives the `memory` function; a Lambda on the
+        // embedded store (as under `cargo lambda watch`) summarises in process.
+        let trigger = match kind {
+            StoreKind::DynamoDb => Trigger::Stream,
+            StoreKind::Sqlite => Trigger::InProcess,
+        };
+        Self::assemble(store, &providers, &jwt_secret, clock, trigger)
     }
 }
 
@@ -298,6 +314,7 @@ impl AppState {
             &provider_settings_from_env()?,
             &local_jwt_secret(data_dir)?,
             clock,
+            Trigger::InProcess,
         )
     }
 }

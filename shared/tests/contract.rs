@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use agentgate_shared::clock::{Clock, ManualClock};
 use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
-use agentgate_shared::domain::ids::{RunId, ThreadId, UserId};
+use agentgate_shared::domain::ids::{AssistantId, RunId, ThreadId, UserId};
+use agentgate_shared::domain::memory::{MEMORY_RETENTION_SECS, MemoryKey};
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
@@ -83,6 +84,9 @@ contract!(
     a_refusal_leaves_no_count_on_wider_caps,
     sharded_caps_are_exact_under_a_flood,
     usage_adds_up_under_concurrency_and_reads_by_day,
+    memories_count_messages_and_save_summaries_conditionally,
+    concurrent_counts_on_a_memory_are_all_kept,
+    expired_memories_restart_empty,
 );
 
 fn new_assistant(owner: &str, token: Option<&str>, now: i64) -> Assistant {
@@ -514,4 +518,95 @@ async fn usage_adds_up_under_concurrency_and_reads_by_day(b: Backend) {
             .unwrap()
             .is_empty()
     );
+}
+
+fn memory_key(user: &str) -> MemoryKey {
+    MemoryKey::owner(
+        &AssistantId::parse("3f1c9a52-7b4e-4d2a-9c1e-5a8b6d0e2f47").unwrap(),
+        &UserId::parse(user).unwrap(),
+    )
+}
+
+async fn memories_count_messages_and_save_summaries_conditionally(b: Backend) {
+    let k = memory_key("alice");
+    assert_eq!(b.store.memory(&k).await.unwrap(), None);
+    let first = b.store.add_pending(&k, 2).await.unwrap();
+    assert_eq!((first.pending, first.summary.as_str()), (2, ""));
+    let read = b.store.add_pending(&k, 3).await.unwrap();
+    assert_eq!(read.pending, 5);
+    assert_eq!(read.version, first.version, "counting is not a new version");
+    assert!(read.due());
+
+    // Two messages arrive while the summary is being written: they stay pending.
+    b.store.add_pending(&k, 2).await.unwrap();
+    b.store
+        .save_summary(&k, &read, "Alice is vegetarian.")
+        .await
+        .unwrap();
+    let saved = b.store.memory(&k).await.unwrap().unwrap();
+    assert_eq!(saved.summary, "Alice is vegetarian.");
+    assert_eq!(saved.pending, 2);
+    assert_ne!(saved.version, read.version);
+    assert!(saved.updated_at > 0);
+
+    // A second summariser that read the same version loses and changes nothing.
+    assert!(matches!(
+        b.store.save_summary(&k, &read, "stale").await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        b.store.memory(&k).await.unwrap().unwrap().summary,
+        "Alice is vegetarian."
+    );
+    // Other users' memories are separate; forgetting removes only the one.
+    let other = memory_key("bob");
+    b.store.add_pending(&other, 1).await.unwrap();
+    b.store.forget(&k).await.unwrap();
+    assert_eq!(b.store.memory(&k).await.unwrap(), None);
+    assert_eq!(b.store.memory(&other).await.unwrap().unwrap().pending, 1);
+    b.store.forget(&k).await.unwrap();
+}
+
+async fn concurrent_counts_on_a_memory_are_all_kept(b: Backend) {
+    let k = memory_key("carol");
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, k) = (b.store.clone(), k.clone());
+            tokio::spawn(async move { store.add_pending(&k, 2).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap().pending);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=20).map(|i| i * 2).collect::<Vec<_>>());
+    assert_eq!(b.store.memory(&k).await.unwrap().unwrap().pending, 40);
+}
+
+async fn expired_memories_restart_empty(b: Backend) {
+    let k = memory_key("dave");
+    let read = b.store.add_pending(&k, 5).await.unwrap();
+    b.store
+        .save_summary(&k, &read, "Dave likes chess.")
+        .await
+        .unwrap();
+    b.clock.advance_secs(MEMORY_RETENTION_SECS - 10);
+    assert!(
+        b.store.memory(&k).await.unwrap().is_some(),
+        "still within retention"
+    );
+    b.clock.advance_secs(20);
+    assert_eq!(
+        b.store.memory(&k).await.unwrap(),
+        None,
+        "expired: invisible"
+    );
+    let fresh = b.store.add_pending(&k, 1).await.unwrap();
+    assert_eq!((fresh.pending, fresh.summary.as_str()), (1, ""));
+    // A summary read before the expiry cannot land on the restarted memory.
+    assert!(matches!(
+        b.store.save_summary(&k, &read, "stale").await,
+        Err(StoreError::Conflict)
+    ));
 }

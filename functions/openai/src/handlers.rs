@@ -2,8 +2,10 @@
 
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::RunId;
+use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::http::{json_object, sse_response};
+use agentgate_shared::memory;
 use agentgate_shared::ratelimit;
 use agentgate_shared::run;
 use agentgate_shared::state::AppState;
@@ -39,13 +41,22 @@ pub async fn chat_completions(
         (None, None) => None,
     };
     limit(&state, &assistant, end_user.as_deref()).await?;
+    // Only a named end user has a memory: the anonymous transcript is shared by everyone.
+    let key = ThreadKey::openai(&assistant.id, end_user.as_deref().unwrap_or(ANONYMOUS))
+        .with_memory(
+            end_user
+                .as_deref()
+                .and_then(|u| memory::scope(&assistant, MemoryKey::end_user(&assistant.id, u))),
+        );
+    let mut options = req.options.clone();
+    options.memory = memory::recall(&state, key.memory()).await;
 
     let events = run::start_turn(
         &state.providers,
         &assistant,
         Vec::new(),
         &req.messages,
-        &req.options,
+        &options,
     )
     .await?;
     let model = req
@@ -53,7 +64,6 @@ pub async fn chat_completions(
         .clone()
         .unwrap_or_else(|| assistant.id.to_string());
     let meta = ResponseMeta::new(&model, state.clock.now_secs());
-    let key = ThreadKey::openai(&assistant.id, end_user.as_deref().unwrap_or(ANONYMOUS));
     // Only the new turn joins the transcript: the client resent the rest.
     let persist = run::save_turn(&state, &assistant.id, key, RunId::mint(), req.new_turn());
     if req.stream {

@@ -2,11 +2,13 @@
 
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::{RunId, ThreadId};
+use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::message::Message;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::domain::token;
 use agentgate_shared::http::sse_response;
 use agentgate_shared::http::{SourceIp, json_object};
+use agentgate_shared::memory;
 use agentgate_shared::ratelimit;
 use agentgate_shared::run;
 use agentgate_shared::state::AppState;
@@ -66,7 +68,10 @@ pub async fn owner_stream(
         .filter(|a| a.owner == user)
         .ok_or(RunsError::NotFound)?;
     let thread_id = req.thread_id.clone().unwrap_or_else(ThreadId::mint);
-    let key = ThreadKey::owner(&assistant.id, &user, &thread_id);
+    let key = ThreadKey::owner(&assistant.id, &user, &thread_id).with_memory(memory::scope(
+        &assistant,
+        MemoryKey::owner(&assistant.id, &user),
+    ));
     run_turn(&state, &assistant, key, thread_id, req).await
 }
 
@@ -75,8 +80,9 @@ async fn run_turn(
     assistant: &Assistant,
     key: ThreadKey,
     thread_id: ThreadId,
-    req: RunRequest,
+    mut req: RunRequest,
 ) -> Result<Response, RunsError> {
+    req.options.memory = memory::recall(state, key.memory()).await;
     let history: Vec<Message> = state
         .store
         .recent_messages(&key, state.settings.history_limit)

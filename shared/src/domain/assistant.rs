@@ -18,6 +18,8 @@ pub const KEY_ACCESS_MODE: &str = "type==agent/access_mode";
 pub const KEY_PUBLIC_TOKEN: &str = "type==agent/public_token";
 pub const KEY_SYSTEM_MESSAGE: &str = "type==agent/system_message";
 pub const KEY_MODEL: &str = "type==agent/model";
+/// Whether the assistant keeps a per-user memory (`true`/`false`, default off).
+pub const KEY_MEMORY: &str = "type==agent/memory";
 
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_SYSTEM_MESSAGE_LEN: usize = 32_000;
@@ -173,6 +175,14 @@ impl Assistant {
             .unwrap_or(ModelRef::Echo)
     }
 
+    /// Whether identified users of this assistant get a memory across conversations.
+    pub fn memory_enabled(&self) -> bool {
+        self.configurable
+            .get(KEY_MEMORY)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
     pub fn system_message(&self) -> Option<&str> {
         self.configurable
             .get(KEY_SYSTEM_MESSAGE)
@@ -245,6 +255,9 @@ impl Assistant {
                         .as_str()
                         .ok_or_else(|| Invalid::new(format!("{KEY_MODEL} must be a string")))?
                         .parse::<ModelRef>()?;
+                }
+                KEY_MEMORY if !value.is_null() && !value.is_boolean() => {
+                    return Err(Invalid::new(format!("{KEY_MEMORY} must be true or false")));
                 }
                 KEY_SYSTEM_MESSAGE => match value {
                     Value::Null => {}
@@ -404,7 +417,12 @@ mod tests {
         let a = Assistant::create(owner(), &patch(json!({})), 1).unwrap();
         assert_eq!(a.access_mode(), AccessMode::Authenticated);
         assert_eq!(a.model(), ModelRef::Echo);
+        assert!(!a.memory_enabled());
         assert_eq!(a.version, 1);
+        let b = a.patched(&patch(json!({KEY_MEMORY: true})), 2).unwrap();
+        assert!(b.memory_enabled());
+        let c = b.patched(&patch(json!({KEY_MEMORY: null})), 3).unwrap();
+        assert!(!c.memory_enabled());
     }
 
     #[test]
@@ -439,6 +457,7 @@ mod tests {
             json!({KEY_ACCESS_MODE: "public_token"}),
             json!({KEY_PUBLIC_TOKEN: "tiny"}),
             json!({KEY_SYSTEM_MESSAGE: ["x"]}),
+            json!({KEY_MEMORY: "yes"}),
         ] {
             assert!(a.patched(&patch(bad.clone()), 2).is_err(), "{bad}");
         }

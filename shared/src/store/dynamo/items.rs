@@ -11,6 +11,7 @@
 //! | message       | `TH#<thread key>`| `M#<generation>#<seq>`     | `role`, `content`, `ttl`  |
 //! | counter       | `C#<key>`        | `C`                        | `count`, `ttl`            |
 //! | daily usage   | `U#<assistant>`  | `D#<days since epoch>`     | sums, `ttl`               |
+//! | memory        | `MEM#<memory key>`| `MEM`                     | `summary`, `pending`, `ttl`|
 
 use std::collections::HashMap;
 
@@ -18,6 +19,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::assistant::{Assistant, TokenRecord};
 use crate::domain::ids::{AssistantId, RunId, UserId};
+use crate::domain::memory::{Memory, MemoryKey};
 use crate::domain::message::{Message, Role};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::domain::token::TokenDigest;
@@ -77,6 +79,13 @@ pub fn usage_pk(assistant: &AssistantId) -> String {
 pub fn usage_sk(day: i64) -> String {
     format!("D#{day:08}")
 }
+
+pub fn memory_key(key: &MemoryKey) -> Item {
+    self::key(format!("MEM#{key}"), "MEM")
+}
+
+/// The attribute of a message item naming the memory it feeds (absent when none).
+pub const MESSAGE_MEMORY: &str = "mem";
 
 pub fn owner_gsi_pk(owner: &UserId) -> String {
     format!("O#{owner}")
@@ -217,7 +226,48 @@ pub fn message_item(
     item.insert("run_id".into(), s(m.run_id.as_str()));
     item.insert("created_at".into(), n(m.created_at));
     item.insert(TTL.into(), n(ttl));
+    if let Some(memory) = key.memory() {
+        item.insert(MESSAGE_MEMORY.into(), s(memory.as_str()));
+    }
     item
+}
+
+/// The thread a message item belongs to, with the memory it feeds, from its attributes.
+pub fn message_thread(item: &Item) -> Result<ThreadKey, StoreError> {
+    let address = get_s(item, PK)?
+        .strip_prefix("TH#")
+        .ok_or_else(|| corrupt("pk of a message"))?;
+    let memory = match item.get(MESSAGE_MEMORY) {
+        None => None,
+        Some(v) => Some(
+            v.as_s()
+                .ok()
+                .and_then(|m| MemoryKey::parse(m).ok())
+                .ok_or_else(|| corrupt(MESSAGE_MEMORY))?,
+        ),
+    };
+    Ok(ThreadKey::stored(address, memory))
+}
+
+/// Whether an item is a stored message (by its sort key).
+pub fn is_message(item: &Item) -> bool {
+    get_s(item, SK).is_ok_and(|sk| sk.starts_with("M#"))
+}
+
+impl TryFrom<&Item> for Memory {
+    type Error = StoreError;
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            summary: item
+                .get("summary")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default(),
+            version: get_n(item, "version")?,
+            pending: u64::try_from(opt_n(item, "pending").unwrap_or(0)).unwrap_or(0),
+            updated_at: opt_n(item, "updated_at").unwrap_or(0),
+        })
+    }
 }
 
 /// The generation a message item belongs to, read from its sort key.
@@ -285,11 +335,40 @@ mod tests {
             created_at: 1,
         };
         let a = message_item(&k, 5, 9, &m, 0);
+        assert!(!a.contains_key(MESSAGE_MEMORY));
+        assert_eq!(message_thread(&a).unwrap(), k);
         let b = message_item(&k, 5, 10, &m, 0);
         let c = message_item(&k, 60, 0, &m, 0);
         let sk = |i: &Item| get_s(i, SK).unwrap().to_owned();
         assert!(sk(&a) < sk(&b) && sk(&b) < sk(&c));
         assert_eq!(message_generation(&c), Some(60));
         assert_eq!(StoredMessage::try_from(&a).unwrap(), m);
+        assert!(is_message(&a));
+    }
+
+    #[test]
+    fn message_items_name_the_memory_they_feed() {
+        let id = AssistantId::mint();
+        let user = UserId::parse("alice").unwrap();
+        let memory = MemoryKey::owner(&id, &user);
+        let k = ThreadKey::owner(
+            &id,
+            &user,
+            &crate::domain::ids::ThreadId::parse("t").unwrap(),
+        )
+        .with_memory(Some(memory.clone()));
+        let m = StoredMessage {
+            message: Message::new(Role::Human, "hi"),
+            run_id: RunId::mint(),
+            created_at: 1,
+        };
+        let item = message_item(&k, 1, 0, &m, 0);
+        assert_eq!(get_s(&item, MESSAGE_MEMORY).unwrap(), memory.as_str());
+        let back = message_thread(&item).unwrap();
+        assert_eq!(back, k);
+        assert_eq!(back.memory(), Some(&memory));
+        let mut bad = item.clone();
+        bad.insert(MESSAGE_MEMORY.into(), s("not-a-key"));
+        assert!(message_thread(&bad).is_err());
     }
 }

@@ -8,6 +8,7 @@
 
 mod errors;
 pub mod items;
+mod memory;
 pub mod schema;
 
 use std::sync::Arc;

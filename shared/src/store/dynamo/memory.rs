@@ -1,0 +1,152 @@
+//! Per-user memories: one item each, counted with an atomic `ADD` and replaced by a save
+//! conditional on the version that was summarised.
+//!
+//! Two summarisers may race for one memory (stream shards are processed in parallel); the
+//! version condition lets exactly one save win and the other learn it lost (`Conflict`).
+//! A memory past its `ttl` is restarted empty, never resurrected.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::DynamoStore;
+use super::errors::classify;
+use super::items::{self, TTL, n, s};
+use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
+use crate::ports::{MemoryStore, StoreError};
+
+fn conditional_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    e: &aws_sdk_dynamodb::error::SdkError<E>,
+) -> bool {
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl MemoryStore for DynamoStore {
+    #[tracing::instrument(skip_all)]
+    async fn memory(&self, key: &MemoryKey) -> Result<Option<Memory>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(items::memory_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let now = self.clock.now_secs();
+        out.item()
+            .filter(|i| items::live(i, now))
+            .map(Memory::try_from)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_pending(&self, key: &MemoryKey, messages: u64) -> Result<Memory, StoreError> {
+        let now = self.clock.now_secs();
+        let ttl = now + MEMORY_RETENTION_SECS;
+        // A live (or new) memory is counted in place; an expired one is replaced by a fresh
+        // item, unless a concurrent request replaced it first, in which case count again.
+        for _ in 0..3 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(items::memory_key(key)))
+                .update_expression(
+                    "SET #ttl = :ttl, version = if_not_exists(version, :v) ADD pending :n",
+                )
+                .condition_expression("attribute_not_exists(pk) OR #ttl > :now")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":ttl", n(ttl))
+                .expression_attribute_values(":v", n(self.clock.now_ms()))
+                .expression_attribute_values(":n", n(messages))
+                .expression_attribute_values(":now", n(now))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match counted {
+                Ok(out) => {
+                    return Memory::try_from(&out.attributes().cloned().unwrap_or_default());
+                }
+                Err(e) if !conditional_failed(&e) => return Err(classify("UpdateItem", e)),
+                Err(_) => {}
+            }
+            let mut fresh = items::memory_key(key);
+            let version = self.clock.now_ms();
+            fresh.insert("version".into(), n(version));
+            fresh.insert("pending".into(), n(messages));
+            fresh.insert(TTL.into(), n(ttl));
+            let restarted = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(fresh))
+                .condition_expression("#ttl <= :now")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":now", n(now))
+                .send()
+                .await;
+            match restarted {
+                Ok(_) => {
+                    return Ok(Memory {
+                        version,
+                        pending: messages,
+                        ..Memory::default()
+                    });
+                }
+                Err(e) if !conditional_failed(&e) => return Err(classify("PutItem", e)),
+                Err(_) => {}
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn save_summary(
+        &self,
+        key: &MemoryKey,
+        read: &Memory,
+        summary: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now_secs();
+        let consumed = i64::try_from(read.pending).unwrap_or(i64::MAX);
+        let saved = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(items::memory_key(key)))
+            .update_expression(
+                "SET summary = :s, updated_at = :at, #ttl = :ttl ADD version :one, pending :minus",
+            )
+            .condition_expression("version = :v AND #ttl > :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":s", s(summary))
+            .expression_attribute_values(":at", n(self.clock.now_ms()))
+            .expression_attribute_values(":ttl", n(now + MEMORY_RETENTION_SECS))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":minus", n(-consumed))
+            .expression_attribute_values(":v", n(read.version))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match saved {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn forget(&self, key: &MemoryKey) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&*self.table)
+            .set_key(Some(items::memory_key(key)))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(())
+    }
+}
