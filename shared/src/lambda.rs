@@ -1,11 +1,16 @@
-//! Running a family's router on Lambda.
+//! Running a family on Lambda.
 //!
 //! The same `Router` a family exposes for the local server is handed to `lambda_http`:
 //! streaming families use response streaming (function URLs with `RESPONSE_STREAM`), the
-//! others the buffered runner. State is built once per cold start; a missing setting fails
-//! the cold start with one clear log line.
+//! others the buffered runner. Background functions fed by events (the table's stream) run
+//! a plain event handler instead. State is built once per cold start; a missing setting
+//! fails the cold start with one clear log line.
+
+use std::future::Future;
 
 use axum::Router;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::state::AppState;
 
@@ -22,18 +27,39 @@ pub enum Invoke {
 
 /// The whole `main` of a family's Lambda.
 pub async fn run(router: fn(AppState) -> Router, invoke: Invoke) -> Result<(), Error> {
-    crate::telemetry::init_lambda();
-    let state = match AppState::lambda().await {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::error!(error = %err, "cold start failed: configuration is incomplete");
-            report_init_error(&err.to_string()).await;
-            return Err(err.into());
-        }
-    };
+    let state = cold_start().await?;
     match invoke {
         Invoke::Streaming => lambda_http::run_with_streaming_response(router(state)).await,
         Invoke::Buffered => lambda_http::run(router(state)).await,
+    }
+}
+
+/// The whole `main` of a function invoked with events of type `E` (not HTTP requests):
+/// each event goes to `handler` with the cold start's state.
+pub async fn run_events<E, R, F, Fut>(handler: F) -> Result<(), Error>
+where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: Fn(AppState, lambda_http::LambdaEvent<E>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
+{
+    let state = cold_start().await?;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
+        handler(state.clone(), event)
+    }))
+    .await
+}
+
+/// Logging, then the state; a failure is logged and reported before the process exits.
+async fn cold_start() -> Result<AppState, Error> {
+    crate::telemetry::init_lambda();
+    match AppState::lambda().await {
+        Ok(s) => Ok(s),
+        Err(err) => {
+            tracing::error!(error = %err, "cold start failed: configuration is incomplete");
+            report_init_error(&err.to_string()).await;
+            Err(err.into())
+        }
     }
 }
 

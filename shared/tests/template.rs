@@ -1,6 +1,7 @@
 //! `template.yaml` and the workspace agree: every function crate is deployed, every
 //! deployed function is a crate, streaming families are deployed with response streaming,
-//! and each function can reach its log group, the table and the secret.
+//! the stream consumer is subscribed to the table's stream with a filter on the attribute
+//! the store writes, and each function can reach its log group, the table and the secret.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -17,8 +18,19 @@ fn template() -> Value {
     serde_yaml::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap()).unwrap()
 }
 
-/// Function crate binaries mapped to whether their `main` uses response streaming.
-fn crates() -> BTreeMap<String, bool> {
+/// How a function is invoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Function URL with response streaming.
+    Streaming,
+    /// Function URL, buffered.
+    Buffered,
+    /// The table's stream, through an event source mapping.
+    TableStream,
+}
+
+/// Function crate binaries mapped to how their `main` runs.
+fn crates() -> BTreeMap<String, Kind> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(root().join("functions")).unwrap() {
         let dir = entry.unwrap().path();
@@ -34,14 +46,81 @@ fn crates() -> BTreeMap<String, bool> {
             .trim_matches('"')
             .to_owned();
         let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
-        let streaming = main.contains("Invoke::Streaming");
-        assert!(
-            streaming || main.contains("Invoke::Buffered"),
-            "{name}: main picks no invoke mode"
-        );
-        out.insert(name, streaming);
+        let kind = if main.contains("Invoke::Streaming") {
+            Kind::Streaming
+        } else if main.contains("Invoke::Buffered") {
+            Kind::Buffered
+        } else if main.contains("run_events") {
+            Kind::TableStream
+        } else {
+            panic!("{name}: main picks no way to be invoked")
+        };
+        out.insert(name, kind);
     }
     out
+}
+
+/// How the template invokes function `id`, checking what each way needs.
+fn deployed_kind(id: &str, res: &Value) -> Kind {
+    let url = &res["Properties"]["FunctionUrlConfig"];
+    if !url.is_null() {
+        assert_eq!(url["AuthType"], "NONE", "{id}");
+        return match url["InvokeMode"].as_str() {
+            Some("RESPONSE_STREAM") => Kind::Streaming,
+            Some("BUFFERED") => Kind::Buffered,
+            other => panic!("{id}: unknown InvokeMode {other:?}"),
+        };
+    }
+    let events = res["Properties"]["Events"]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("{id} has neither a function URL nor events"));
+    let stream = events
+        .values()
+        .find(|e| e["Type"] == "DynamoDB")
+        .unwrap_or_else(|| panic!("{id}: no DynamoDB stream event"));
+    let p = &stream["Properties"];
+    assert!(
+        serde_yaml::to_string(&p["Stream"])
+            .unwrap()
+            .contains("Table.StreamArn"),
+        "{id} reads another stream"
+    );
+    assert_eq!(
+        p["FunctionResponseTypes"][0], "ReportBatchItemFailures",
+        "{id}: failures are reported per record"
+    );
+    let pattern: serde_json::Value = serde_json::from_str(
+        p["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT"]), "{id}");
+    // The filter keys on the attribute the store writes on memory-feeding messages.
+    let attr = agentgate_shared::store::dynamo::items::MESSAGE_MEMORY;
+    assert_eq!(
+        pattern["dynamodb"]["NewImage"][attr]["S"],
+        serde_json::json!([{"exists": true}]),
+        "{id}: the filter must match the store's memory attribute"
+    );
+    Kind::TableStream
+}
+
+/// The IAM statements of a function: its SAM `Policies`, or those of its explicit `Role`.
+fn policies(resources: &serde_yaml::Mapping, id: &str, res: &Value) -> String {
+    let role = &res["Properties"]["Role"];
+    if role.is_null() {
+        return serde_yaml::to_string(&res["Properties"]["Policies"]).unwrap();
+    }
+    let role = serde_yaml::to_string(role).unwrap();
+    let (_, role_res) = resources
+        .iter()
+        .find(|(rid, r)| {
+            r["Type"] == "AWS::IAM::Role"
+                && role.contains(&format!("{}.Arn", rid.as_str().unwrap()))
+        })
+        .unwrap_or_else(|| panic!("{id}: role {role} is not in the template"));
+    serde_yaml::to_string(&role_res["Properties"]["Policies"]).unwrap()
 }
 
 #[test]
@@ -58,19 +137,9 @@ fn every_crate_is_deployed_and_every_function_is_a_crate() {
             .as_str()
             .unwrap_or_else(|| panic!("{id} names no Binary"));
         assert_eq!(res["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
-        let mode = res["Properties"]["FunctionUrlConfig"]["InvokeMode"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{id} has no function URL"));
-        assert_eq!(
-            res["Properties"]["FunctionUrlConfig"]["AuthType"], "NONE",
-            "{id}"
-        );
-        deployed.insert(
-            binary.to_owned(),
-            (id.to_owned(), mode == "RESPONSE_STREAM"),
-        );
+        deployed.insert(binary.to_owned(), (id.to_owned(), deployed_kind(id, res)));
 
-        let policy = serde_yaml::to_string(&res["Properties"]["Policies"]).unwrap();
+        let policy = policies(resources, id, res);
         assert!(
             policy.contains("secretsmanager:GetSecretValue"),
             "{id} cannot read the secret"
@@ -83,11 +152,15 @@ fn every_crate_is_deployed_and_every_function_is_a_crate() {
             !policy.contains("dynamodb:*") && !policy.contains("Resource: '*'"),
             "{id}: least privilege"
         );
-        let logs = resources.values().any(|r| {
+        let own_group =
+            serde_yaml::to_string(&res["Properties"]["LoggingConfig"]["LogGroup"]).unwrap();
+        let logs = resources.iter().any(|(rid, r)| {
             r["Type"] == "AWS::Logs::LogGroup"
-                && serde_yaml::to_string(&r["Properties"]["LogGroupName"])
+                && !r["Properties"]["RetentionInDays"].is_null()
+                && (serde_yaml::to_string(&r["Properties"]["LogGroupName"])
                     .unwrap()
                     .contains(id)
+                    || own_group.contains(rid.as_str().unwrap()))
         });
         assert!(logs, "{id} has no log group with a retention");
     }
@@ -97,11 +170,11 @@ fn every_crate_is_deployed_and_every_function_is_a_crate() {
         crates.keys().collect::<Vec<_>>(),
         "template functions and function crates differ"
     );
-    for (bin, streaming) in crates {
-        let (id, deployed_streaming) = &deployed[&bin];
+    for (bin, kind) in crates {
+        let (id, deployed_kind) = &deployed[&bin];
         assert_eq!(
-            *deployed_streaming, streaming,
-            "{id}: InvokeMode disagrees with {bin}'s main"
+            *deployed_kind, kind,
+            "{id}: the template invokes it unlike {bin}'s main runs"
         );
     }
 }
@@ -111,7 +184,9 @@ fn every_function_url_is_an_output() {
     let t = template();
     let outputs = serde_yaml::to_string(&t["Outputs"]).unwrap();
     for (id, res) in t["Resources"].as_mapping().unwrap() {
-        if res["Type"] == "AWS::Serverless::Function" {
+        if res["Type"] == "AWS::Serverless::Function"
+            && !res["Properties"]["FunctionUrlConfig"].is_null()
+        {
             let url = format!("{}Url.FunctionUrl", id.as_str().unwrap());
             assert!(outputs.contains(&url), "no output for {url}");
         }

@@ -360,7 +360,7 @@ pub const SAMPLE_TOKEN: &str = "pubkey_mybot_abc123";
 /// The owner of the sample assistant, whose JWT replaces `{{USER_JWT}}`.
 pub const SAMPLE_OWNER: &str = "alice";
 
-/// Stores the assistant the sample events refer to (public_token, echo model).
+/// Stores the assistant the sample events refer to (public_token, echo model, memory on).
 pub async fn seed_sample_assistant(state: &AppState) {
     use crate::domain::assistant::{Assistant, AssistantPatch};
     let patch = AssistantPatch {
@@ -368,6 +368,7 @@ pub async fn seed_sample_assistant(state: &AppState) {
         configurable: json!({
             "type==agent/access_mode": "public_token",
             "type==agent/public_token": SAMPLE_TOKEN,
+            "type==agent/memory": true,
         })
         .as_object()
         .cloned()
@@ -381,6 +382,62 @@ pub async fn seed_sample_assistant(state: &AppState) {
         .create_assistant(&a)
         .await
         .expect("store sample assistant");
+}
+
+/// The owner thread whose new messages `events/memory/owner-turn.json` carries.
+pub fn sample_memory_thread() -> crate::domain::thread::ThreadKey {
+    use crate::domain::ids::{AssistantId, ThreadId};
+    use crate::domain::memory::MemoryKey;
+    let id = AssistantId::parse(SAMPLE_ASSISTANT_ID).expect("sample id");
+    let owner = UserId::parse(SAMPLE_OWNER).expect("owner");
+    crate::domain::thread::ThreadKey::owner(
+        &id,
+        &owner,
+        &ThreadId::parse("owner-session").expect("thread id"),
+    )
+    .with_memory(Some(MemoryKey::owner(&id, &owner)))
+}
+
+/// What the store holds when the stream delivers `events/memory/owner-turn.json`: the
+/// thread's earlier turn and the turn in the event, with three earlier messages of the
+/// user already counted, so the event's two messages make a summary due.
+pub async fn seed_sample_conversation(state: &AppState) -> crate::domain::thread::ThreadKey {
+    use crate::domain::ids::RunId;
+    use crate::domain::message::{Message, Role};
+    use crate::domain::thread::StoredMessage;
+    let thread = sample_memory_thread();
+    let messages: Vec<StoredMessage> = [
+        (Role::Human, "Hi"),
+        (Role::Ai, "Hello! How can I help?"),
+        (
+            Role::Human,
+            "I'm planning a trip to Lisbon in May and I don't eat meat.",
+        ),
+        (
+            Role::Ai,
+            "Lisbon in May is lovely. I'll keep vegetarian places in mind for you.",
+        ),
+    ]
+    .into_iter()
+    .map(|(role, text)| StoredMessage {
+        message: Message::new(role, text),
+        run_id: RunId::mint(),
+        created_at: state.clock.now_ms(),
+    })
+    .collect();
+    state
+        .store
+        .append_messages(&thread, &messages, 3600)
+        .await
+        .expect("store the sample conversation");
+    if let Some(key) = thread.memory() {
+        state
+            .store
+            .add_pending(key, 3)
+            .await
+            .expect("count earlier messages");
+    }
+    thread
 }
 
 /// Every sample event file of one function, as `(file name, JSON)`, with `{{USER_JWT}}`
@@ -433,6 +490,8 @@ pub fn sample_events(state: &AppState, function: &str) -> Vec<(String, http::Req
 pub struct Deployment {
     /// Environment for the function process, as the template would set it.
     pub env: Vec<(String, String)>,
+    /// A state on the deployment's table, to prepare data and check results.
+    pub state: AppState,
     /// A user JWT of the sample owner, signed with the deployment's secret.
     pub owner_jwt: String,
 }
@@ -510,6 +569,7 @@ impl Deployment {
         Self {
             env,
             owner_jwt: jwt(&state, SAMPLE_OWNER),
+            state,
         }
     }
 

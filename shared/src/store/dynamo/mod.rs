@@ -10,6 +10,7 @@ mod errors;
 pub mod items;
 mod memory;
 pub mod schema;
+pub mod stream;
 
 use std::sync::Arc;
 
