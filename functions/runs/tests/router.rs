@@ -517,3 +517,71 @@ async fn public_runs_are_limited_per_source_ip_not_per_forwarded_header() {
         "another address is not limited"
     );
 }
+
+#[tokio::test]
+async fn an_owner_run_carries_the_owners_memory_and_a_public_run_none() {
+    use agentgate_shared::domain::memory::MemoryKey;
+    let mock = MockUpstream::openai(Behavior::Reply(vec!["Ok".into()])).await;
+    let dir = testing::tempdir();
+    let state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
+    let a = assistant(
+        &state,
+        "alice",
+        json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
+               "type==agent/model": "openai:gpt-4o-mini", "type==agent/memory": true}),
+    )
+    .await;
+    let key = MemoryKey::owner(&a.id, &UserId::parse("alice").unwrap());
+    let read = state.store.add_pending(&key, 5).await.unwrap();
+    state
+        .store
+        .save_summary(&key, &read, "Alice is vegetarian.")
+        .await
+        .unwrap();
+
+    let jwt = testing::jwt(&state, "alice");
+    let auth = format!("Bearer {jwt}");
+    let (status, _, _) = send(
+        &state,
+        post(
+            "/runs/stream",
+            &[("authorization", auth.as_str())],
+            run_body(&a, "t1", "Dinner ideas?"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let system = mock.seen()[0].body["messages"][0].clone();
+    assert_eq!(system["role"], "system");
+    assert!(
+        system["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("\nAlice is vegetarian."),
+        "{system}"
+    );
+
+    let (status, _, _) = send(
+        &state,
+        post(
+            "/public/runs/stream",
+            &[("x-public-bot-token", TOKEN)],
+            run_body(&a, "t2", "hi"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mock.seen()[1].body["messages"][0]["role"], "user");
+
+    // The owner's turn was counted towards the next summary (in process, in the background);
+    // the public one was not.
+    let mut pending = 0;
+    for _ in 0..100 {
+        pending = state.store.memory(&key).await.unwrap().unwrap().pending;
+        if pending == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(pending, 2);
+}

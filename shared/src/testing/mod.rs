@@ -490,8 +490,10 @@ pub fn sample_events(state: &AppState, function: &str) -> Vec<(String, http::Req
 pub struct Deployment {
     /// Environment for the function process, as the template would set it.
     pub env: Vec<(String, String)>,
-    /// A state on the deployment's table, to prepare data and check results.
+    /// A state on the deployment's table, to prepare data and check results. Like the
+    /// deployed functions, it leaves memories to the table's stream.
     pub state: AppState,
+    pub table: String,
     /// A user JWT of the sample owner, signed with the deployment's secret.
     pub owner_jwt: String,
 }
@@ -532,12 +534,15 @@ impl Deployment {
             Providers::new(&ProviderSettings::default()).expect("providers"),
             JwtKeys::new(&SecretString::new(jwt_secret)).expect("jwt keys"),
             clock,
-            Settings::default(),
+            Settings {
+                memory_trigger: crate::memory::Trigger::Stream,
+                ..Settings::default()
+            },
         );
         seed_sample_assistant(&state).await;
         let mut env: Vec<(String, String)> = [
             ("AGENTGATE_STORE", "dynamodb".to_owned()),
-            ("AGENTGATE_TABLE", table),
+            ("AGENTGATE_TABLE", table.clone()),
             ("AGENTGATE_SECRET_ARN", arn),
             ("AGENTGATE_ECHO_DELAY_MS", "0".to_owned()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
@@ -570,7 +575,85 @@ impl Deployment {
             env,
             owner_jwt: jwt(&state, SAMPLE_OWNER),
             state,
+            table,
         }
+    }
+
+    /// Everything the table's stream holds so far, as the Lambda event that would deliver
+    /// it (`{"Records": [...]}`), read from DynamoDB Local's Streams API. Its records are
+    /// what Lambda's poller passes on; the template's filter would drop some before.
+    pub async fn stream_event(&self) -> serde_json::Value {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB Local");
+        let http = reqwest::Client::new();
+        // DynamoDB Local checks that a request is signed, not the signature; it keeps the
+        // tables of each access key and region apart, so those must be the SDK's.
+        let credential = format!(
+            "AWS4-HMAC-SHA256 Credential={}/20261122/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=00",
+            std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+            std::env::var("AWS_REGION").unwrap_or_default(),
+        );
+        let call = |target: &'static str, body: serde_json::Value| {
+            let req = http
+                .post(&endpoint)
+                .header("x-amz-target", target)
+                .header("content-type", "application/x-amz-json-1.0")
+                .header("authorization", credential.as_str())
+                .body(body.to_string());
+            async move {
+                let resp = req.send().await.expect("DynamoDB Local answers");
+                let status = resp.status();
+                let v: serde_json::Value = resp.json().await.expect("JSON answer");
+                assert!(status.is_success(), "{target}: {v}");
+                v
+            }
+        };
+        let table = call(
+            "DynamoDB_20120810.DescribeTable",
+            json!({"TableName": self.table}),
+        )
+        .await;
+        let arn = table["Table"]["LatestStreamArn"]
+            .as_str()
+            .expect("the table has a stream")
+            .to_owned();
+        let stream = call(
+            "DynamoDBStreams_20120810.DescribeStream",
+            json!({"StreamArn": arn}),
+        )
+        .await;
+        let mut records = Vec::new();
+        for shard in stream["StreamDescription"]["Shards"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let it = call(
+                "DynamoDBStreams_20120810.GetShardIterator",
+                json!({"StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+            )
+            .await;
+            let mut iterator = it["ShardIterator"].clone();
+            for _ in 0..20 {
+                if iterator.is_null() {
+                    break;
+                }
+                let page = call(
+                    "DynamoDBStreams_20120810.GetRecords",
+                    json!({"ShardIterator": iterator}),
+                )
+                .await;
+                let got = page["Records"].as_array().cloned().unwrap_or_default();
+                if got.is_empty() {
+                    break;
+                }
+                records.extend(got.into_iter().map(|mut r| {
+                    r["eventSourceARN"] = json!(arn);
+                    r
+                }));
+                iterator = page["NextShardIterator"].clone();
+            }
+        }
+        json!({ "Records": records })
     }
 
     /// Runs `binary` (a function's Lambda executable) against a local Runtime API serving
