@@ -145,9 +145,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), SchemaError
             return Ok(());
         }
         Err(e) => {
-            return Err(SchemaError::Create(
-                aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-            ));
+            return Err(SchemaError::Create(describe(&e)));
         }
     }
     client
@@ -162,10 +160,25 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), SchemaError
         )
         .send()
         .await
-        .map_err(|e| {
-            SchemaError::Create(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
-        })?;
+        .map_err(|e| SchemaError::Create(describe(&e)))?;
     Ok(())
+}
+
+/// The service's code and message when DynamoDB answered, the whole chain otherwise (no
+/// connection, bad credentials...).
+fn describe<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or("no message")
+        ),
+        None => aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+    }
 }
 
 #[cfg(test)]
