@@ -37,6 +37,11 @@ where
     })
 }
 
+/// Whether a request failed only because its condition did not hold.
+pub fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
 /// For a cancelled transaction, the index of the first operation whose condition failed.
 /// `None` for any other failure, including cancellations for throttling or conflicts.
 pub fn cancelled_at<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<usize> {

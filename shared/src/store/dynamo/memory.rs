@@ -9,18 +9,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
-use super::errors::classify;
+use super::errors::{classify, condition_failed};
 use super::items::{self, TTL, n, s};
 use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
 use crate::ports::{MemoryStore, StoreError};
-
-fn conditional_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
-    e: &aws_sdk_dynamodb::error::SdkError<E>,
-) -> bool {
-    e.as_service_error()
-        .and_then(|s| s.code())
-        .is_some_and(|c| c == "ConditionalCheckFailedException")
-}
 
 #[async_trait]
 impl MemoryStore for DynamoStore {
@@ -70,7 +62,7 @@ impl MemoryStore for DynamoStore {
                 Ok(out) => {
                     return Memory::try_from(&out.attributes().cloned().unwrap_or_default());
                 }
-                Err(e) if !conditional_failed(&e) => return Err(classify("UpdateItem", e)),
+                Err(e) if !condition_failed(&e) => return Err(classify("UpdateItem", e)),
                 Err(_) => {}
             }
             let mut fresh = items::memory_key(key);
@@ -78,26 +70,12 @@ impl MemoryStore for DynamoStore {
             fresh.insert("version".into(), n(version));
             fresh.insert("pending".into(), n(messages));
             fresh.insert(TTL.into(), n(ttl));
-            let restarted = self
-                .client
-                .put_item()
-                .table_name(&*self.table)
-                .set_item(Some(fresh))
-                .condition_expression("#ttl <= :now")
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":now", n(now))
-                .send()
-                .await;
-            match restarted {
-                Ok(_) => {
-                    return Ok(Memory {
-                        version,
-                        pending: messages,
-                        ..Memory::default()
-                    });
-                }
-                Err(e) if !conditional_failed(&e) => return Err(classify("PutItem", e)),
-                Err(_) => {}
+            if self.put_unless_live(fresh, now).await? {
+                return Ok(Memory {
+                    version,
+                    pending: messages,
+                    ..Memory::default()
+                });
             }
         }
         Err(StoreError::Conflict)
@@ -133,7 +111,7 @@ impl MemoryStore for DynamoStore {
             .await;
         match saved {
             Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Err(StoreError::Conflict),
+            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }

@@ -31,7 +31,7 @@ use crate::ports::{
     USAGE_RETENTION_DAYS, UsageDelta, UsageStore,
 };
 
-use errors::{build_err, cancelled_at, classify};
+use errors::{build_err, cancelled_at, classify, condition_failed};
 use items::{Item, TTL, n, s};
 
 /// BatchWriteItem takes at most 25 puts per call.
@@ -122,6 +122,27 @@ impl DynamoStore {
                 Some(_) => StoreError::TokenTaken,
                 None => classify("TransactWriteItems", e),
             }),
+        }
+    }
+
+    /// Puts `item` unless a live item (its `ttl` still ahead of `now`) holds its key: how an
+    /// expired item that TTL has not deleted yet starts afresh. `Ok(false)` when a live one
+    /// is there (a concurrent request got there first).
+    async fn put_unless_live(&self, item: Item, now: i64) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(classify("PutItem", e)),
         }
     }
 
@@ -254,12 +275,7 @@ impl AssistantStore for DynamoStore {
                 .expression_attribute_values(":v", n(prev.version));
             return match put.send().await {
                 Ok(_) => Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    Err(StoreError::Conflict)
-                }
+                Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
                 Err(e) => Err(classify("PutItem", e)),
             };
         }
@@ -398,13 +414,7 @@ impl ThreadStore for DynamoStore {
                     reserved = Some((generation, next - count));
                     break;
                 }
-                Err(e)
-                    if !e
-                        .as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    return Err(classify("UpdateItem", e));
-                }
+                Err(e) if !condition_failed(&e) => return Err(classify("UpdateItem", e)),
                 Err(_) => {}
             }
             let generation = self.clock.now_ms();
@@ -412,29 +422,9 @@ impl ThreadStore for DynamoStore {
             meta.insert("generation".into(), n(generation));
             meta.insert("next_seq".into(), n(count));
             meta.insert(TTL.into(), n(ttl));
-            let created = self
-                .client
-                .put_item()
-                .table_name(&*self.table)
-                .set_item(Some(meta))
-                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":now", n(now))
-                .send()
-                .await;
-            match created {
-                Ok(_) => {
-                    reserved = Some((generation, 0));
-                    break;
-                }
-                Err(e)
-                    if !e
-                        .as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    return Err(classify("PutItem", e));
-                }
-                Err(_) => {}
+            if self.put_unless_live(meta, now).await? {
+                reserved = Some((generation, 0));
+                break;
             }
         }
         let (generation, first) = reserved.ok_or(StoreError::Conflict)?;
@@ -504,25 +494,10 @@ impl CounterStore for DynamoStore {
         let mut fresh = items::counter_key(key);
         fresh.insert("count".into(), n(1));
         fresh.insert(TTL.into(), n(expires_at));
-        let restart = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(fresh))
-            .condition_expression("#ttl <= :now")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match restart {
-            Ok(_) => Ok(Admission::Admitted(1)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Box::pin(self.increment_below(key, limit, expires_at)).await
-            }
-            Err(e) => Err(classify("PutItem", e)),
+        if self.put_unless_live(fresh, now).await? {
+            Ok(Admission::Admitted(1))
+        } else {
+            Box::pin(self.increment_below(key, limit, expires_at)).await
         }
     }
 
