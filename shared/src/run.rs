@@ -196,18 +196,57 @@ pub fn stream_body<E: Encoder>(
     Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>))
 }
 
-/// Collects a whole reply without streaming (for non-streaming APIs).
-pub async fn collect(
-    mut events: EventStream,
-) -> Result<Completion, crate::provider::ProviderError> {
+/// Collects a whole reply without streaming.
+pub async fn collect(events: EventStream) -> Result<Completion, ProviderError> {
+    match accumulate(events).await {
+        (acc, None) => Ok(acc.finish()),
+        (_, Some(err)) => Err(err),
+    }
+}
+
+/// Why a collected turn failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the reply could not be saved: {0}")]
+    NotSaved(String),
+}
+
+/// Collects a whole reply and ends the turn with `hooks`, as [`stream_body`] does for
+/// streamed replies (for non-streaming APIs): a complete reply is saved, a reply the
+/// upstream broke off still counts in usage with what it produced.
+pub async fn complete(events: EventStream, hooks: TurnHooks) -> Result<Completion, TurnError> {
+    match accumulate(events).await {
+        (acc, None) => {
+            let completion = acc.finish();
+            (hooks.on_complete)(completion.clone())
+                .await
+                .map_err(TurnError::NotSaved)?;
+            Ok(completion)
+        }
+        (acc, Some(err)) => {
+            (hooks.on_abandon)(acc.partial()).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// Reads the reply until it ends, fails or grows past the bound.
+async fn accumulate(mut events: EventStream) -> (Accumulator, Option<ProviderError>) {
     let mut acc = Accumulator::default();
     while let Some(item) = events.next().await {
-        acc.apply(item?);
+        match item {
+            Ok(ev) => {
+                acc.apply(ev);
+            }
+            Err(e) => return (acc, Some(e)),
+        }
         if acc.text.len() > MAX_REPLY_BYTES {
             break;
         }
     }
-    Ok(acc.finish())
+    (acc, None)
 }
 
 #[derive(Default)]

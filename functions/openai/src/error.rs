@@ -5,6 +5,7 @@ use agentgate_shared::http::{BodyError, Failure};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::provider::ProviderError;
 use agentgate_shared::ratelimit::{Limited, RateLimitError};
+use agentgate_shared::run;
 use agentgate_shared::stream::openai::error_json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -52,6 +53,15 @@ impl From<RateLimitError> for OpenAiError {
         match e {
             RateLimitError::Limited(l) => Self::RateLimited(l),
             RateLimitError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<run::TurnError> for OpenAiError {
+    fn from(e: run::TurnError) -> Self {
+        match e {
+            run::TurnError::Provider(e) => Self::Provider(e),
+            run::TurnError::NotSaved(msg) => Self::Store(StoreError::Unavailable(msg)),
         }
     }
 }

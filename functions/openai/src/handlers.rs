@@ -75,10 +75,7 @@ pub async fn chat_completions(
             persist,
         )));
     }
-    let completion = run::collect(events).await?;
-    (persist.on_complete)(completion.clone())
-        .await
-        .map_err(|e| OpenAiError::Store(agentgate_shared::ports::StoreError::Unavailable(e)))?;
+    let completion = run::complete(events, persist).await?;
     Ok(Json(completion_json(&meta, &completion)).into_response())
 }
 

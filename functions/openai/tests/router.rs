@@ -341,3 +341,31 @@ async fn transcripts_hold_each_turn_once_per_end_user() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_non_streaming_reply_the_upstream_breaks_off_is_502_and_still_counted() {
+    let mock = MockUpstream::openai(Behavior::BreakAfter(vec!["Par".into(), "tial".into()])).await;
+    let dir = testing::tempdir();
+    let state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
+    let a = public(&state, "openai:gpt-4o-mini").await;
+    let mut req = hello();
+    req["user"] = json!("erin");
+    let (status, _, body) = send(&state, chat(Some(TOKEN), req)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(error_of(&body)["type"], "api_error");
+
+    let day = state.clock.now_secs().div_euclid(86_400);
+    let usage = state.store.usage(&a.id, day, day).await.unwrap();
+    assert_eq!(usage.len(), 1);
+    let t = usage[0].totals;
+    assert_eq!((t.requests, t.messages), (1, 0), "counted, nothing stored");
+    assert!(t.output_tokens >= 2, "the deltas received stand in: {t:?}");
+    assert!(
+        state
+            .store
+            .recent_messages(&ThreadKey::openai(&a.id, "erin"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
