@@ -2,7 +2,7 @@
 # Installs the pinned test dependencies that do not come with Rust:
 #  - the client libraries used as test oracles: the official `openai` Python SDK
 #    (target/clients-venv) and the Vercel AI SDK (tests/clients/node_modules);
-#  - tools: cfn-lint and moto's local Secrets Manager (target/tools-venv);
+#  - tools: cfn-lint (with the SAM translator) and moto's local Secrets Manager (target/tools-venv);
 #  - DynamoDB Local (installed on first start by infra/dynamodb-local.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
