@@ -92,7 +92,7 @@ pub fn after_save(state: &AppState, thread: &ThreadKey, added: usize) {
 
 /// Counts `added` new messages of `thread` on the memory it feeds, and summarises when
 /// enough are pending.
-#[tracing::instrument(skip_all, fields(memory = ?thread.memory().map(MemoryKey::assistant)))]
+#[tracing::instrument(skip_all, fields(assistant_id = thread.memory().map(|k| k.assistant().as_str())))]
 pub async fn absorb(
     state: &AppState,
     thread: &ThreadKey,
@@ -111,7 +111,7 @@ pub async fn absorb(
     }
     let assistant = state
         .store
-        .get_assistant(&key.assistant())
+        .get_assistant(key.assistant())
         .await
         .map_err(MemoryError::Store)?;
     let Some(assistant) = assistant.filter(Assistant::memory_enabled) else {

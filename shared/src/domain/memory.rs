@@ -28,18 +28,29 @@ pub const SUMMARY_MAX_TOKENS: u32 = 600;
 pub const MEMORY_RETENTION_SECS: i64 = 365 * 86_400;
 
 /// Whose memory: one assistant and one identified user of it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MemoryKey(String);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemoryKey {
+    /// `<assistant id>/<user scope>`, as stored.
+    key: String,
+    assistant: AssistantId,
+}
 
 impl MemoryKey {
+    fn new(assistant: &AssistantId, scope: &str) -> Self {
+        Self {
+            key: format!("{assistant}/{scope}"),
+            assistant: assistant.clone(),
+        }
+    }
+
     /// The owner of `assistant`, calling it with a user JWT.
     pub fn owner(assistant: &AssistantId, user: &UserId) -> Self {
-        Self(format!("{assistant}/user:{user}"))
+        Self::new(assistant, &format!("user:{user}"))
     }
 
     /// A named end user of the OpenAI-compatible endpoint.
     pub fn end_user(assistant: &AssistantId, end_user: &str) -> Self {
-        Self(format!("{assistant}/openai:{end_user}"))
+        Self::new(assistant, &format!("openai:{end_user}"))
     }
 
     /// A key read back from storage: `<assistant uuid>/<scope>`.
@@ -50,25 +61,22 @@ impl MemoryKey {
         if scope.is_empty() || scope.chars().any(char::is_control) {
             return Err(bad());
         }
-        Ok(Self(format!("{id}/{scope}")))
+        Ok(Self::new(&id, scope))
     }
 
     /// The assistant this memory belongs to.
-    pub fn assistant(&self) -> AssistantId {
-        let id = self.0.split_once('/').map_or("", |(a, _)| a);
-        // Every constructor starts the key with a parsed id, so this cannot fail; a
-        // default is still better than a panic on a request path.
-        AssistantId::parse(id).unwrap_or_else(|_| AssistantId::mint())
+    pub fn assistant(&self) -> &AssistantId {
+        &self.assistant
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.key
     }
 }
 
 impl fmt::Display for MemoryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.key)
     }
 }
 
@@ -170,7 +178,7 @@ mod tests {
         let end_user = MemoryKey::end_user(&id(), "user-42");
         assert_ne!(owner, end_user);
         for k in [owner, end_user] {
-            assert_eq!(k.assistant(), id());
+            assert_eq!(k.assistant(), &id());
             assert_eq!(MemoryKey::parse(k.as_str()).unwrap(), k);
         }
         for bad in [
