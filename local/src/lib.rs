@@ -12,5 +12,6 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(agentgate_runs::router(state.clone()))
         .merge(agentgate_openai::router(state.clone()))
+        .merge(agentgate_widget::router(state.clone()))
         .merge(agentgate_assistants::router(state))
 }

@@ -1,5 +1,6 @@
-//! Real client libraries against the running server: the official `openai` Python SDK
-//! and the Vercel AI SDK's OpenAI provider. This test serves the API on a free port in
+//! Real client libraries against the running server: the official `openai` Python SDK,
+//! the Vercel AI SDK's OpenAI provider, and the Vercel AI SDK's own chat transport and UI
+//! message stream reader on the widget endpoint. This test serves the API on a free port in
 //! front of mock upstreams (OpenAI and Anthropic wire formats), then runs each client
 //! suite (`tests/clients/`) against it. `scripts/setup.sh` installs the pinned
 //! client libraries; `scripts/test.sh` runs it first.
@@ -28,18 +29,24 @@ fn root() -> PathBuf {
 struct Running {
     base: String,
     model_id: String,
+    widget_url: String,
+    widget_bot: String,
+    broken_widget_bot: String,
     _openai: MockUpstream,
     _anthropic: MockUpstream,
     _dir: tempfile::TempDir,
 }
 
-async fn add(state: &AppState, token: &str, model: &str) -> Assistant {
+async fn add(state: &AppState, token: Option<&str>, model: &str) -> Assistant {
+    let configurable = match token {
+        Some(t) => {
+            json!({"type==agent/access_mode": "public_token", "type==agent/public_token": t, "type==agent/model": model})
+        }
+        None => json!({"type==agent/access_mode": "public_no_auth", "type==agent/model": model}),
+    };
     let patch = AssistantPatch {
         name: Some("oracle".into()),
-        configurable: json!({"type==agent/access_mode": "public_token", "type==agent/public_token": token, "type==agent/model": model})
-            .as_object()
-            .cloned()
-            .unwrap(),
+        configurable: configurable.as_object().cloned().unwrap(),
     };
     let a = Assistant::create(UserId::parse("owner").unwrap(), &patch, 0).unwrap();
     state.store.create_assistant(&a).await.unwrap();
@@ -57,8 +64,10 @@ async fn serve() -> Running {
     let mut settings = (*state.settings).clone();
     settings.rate_per_minute = RATE_PER_MINUTE;
     state.settings = std::sync::Arc::new(settings);
-    let a = add(&state, TOKEN, "openai:gpt-4o-mini").await;
-    add(&state, BROKEN_TOKEN, "anthropic:claude-sonnet-4-5").await;
+    let a = add(&state, Some(TOKEN), "openai:gpt-4o-mini").await;
+    add(&state, Some(BROKEN_TOKEN), "anthropic:claude-sonnet-4-5").await;
+    let widget = add(&state, None, "openai:gpt-4o-mini").await;
+    let broken_widget = add(&state, None, "anthropic:claude-sonnet-4-5").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -66,6 +75,9 @@ async fn serve() -> Running {
     Running {
         base: format!("http://{addr}/public/openai/v1"),
         model_id: a.id.to_string(),
+        widget_url: format!("http://{addr}/v1/public/chat"),
+        widget_bot: widget.id.to_string(),
+        broken_widget_bot: broken_widget.id.to_string(),
         _openai: openai,
         _anthropic: anthropic,
         _dir: dir,
@@ -80,6 +92,9 @@ fn envs(r: &Running) -> Vec<(&'static str, String)> {
         ("AGENTGATE_EXPECTED_TEXT", PIECES.concat()),
         ("AGENTGATE_MODEL_ID", r.model_id.clone()),
         ("AGENTGATE_RATE_PER_MINUTE", RATE_PER_MINUTE.to_string()),
+        ("AGENTGATE_WIDGET_URL", r.widget_url.clone()),
+        ("AGENTGATE_WIDGET_BOT", r.widget_bot.clone()),
+        ("AGENTGATE_BROKEN_WIDGET_BOT", r.broken_widget_bot.clone()),
     ]
 }
 
@@ -137,4 +152,19 @@ async fn the_vercel_ai_sdk_openai_provider_accepts_the_api() {
         .current_dir(dir)
         .envs(envs(&r));
     run_suite(cmd, "Vercel AI SDK suite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vercel_ai_sdk_chat_transport_reads_the_widget_stream() {
+    let dir = root().join("tests/clients");
+    assert!(
+        dir.join("node_modules/ai").exists(),
+        "tests/clients/node_modules is missing: run scripts/setup.sh"
+    );
+    let r = serve().await;
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "widget-ui-stream.test.mjs"])
+        .current_dir(dir)
+        .envs(envs(&r));
+    run_suite(cmd, "Vercel AI SDK widget suite").await;
 }

@@ -1,7 +1,7 @@
 //! Applies rate-limit caps with exact conditional counters (see
 //! [`crate::domain::ratelimit`] for the policy and why caps are checked narrowest first).
 
-use crate::domain::ids::AssistantId;
+use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::ratelimit::Cap;
 use crate::ports::{Admission, CounterStore, StoreError};
 use crate::state::Settings;
@@ -44,6 +44,36 @@ pub fn public_caps(
             86_400,
         )
         .sharded(settings.daily_shards),
+    );
+    caps
+}
+
+/// The four caps of a widget message, narrowest first: per visitor per hour, per source IP
+/// per hour (catches visitors that rotate their id), per assistant per day (shared with
+/// the other public endpoints) and per owner per day across all their assistants.
+pub fn widget_caps(
+    settings: &Settings,
+    assistant: &AssistantId,
+    owner: &UserId,
+    visitor: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Vec<Cap> {
+    let mut caps = vec![Cap::new(
+        format!("widget-visitor:{assistant}:{visitor}"),
+        settings.widget_visitor_per_hour,
+        3_600,
+    )];
+    if let Some(ip) = ip {
+        caps.push(Cap::new(
+            format!("widget-ip:{assistant}:{ip}"),
+            settings.widget_ip_per_hour,
+            3_600,
+        ));
+    }
+    caps.extend(public_caps(settings, assistant, None));
+    caps.push(
+        Cap::new(format!("owner:{owner}"), settings.owner_daily_limit, 86_400)
+            .sharded(settings.daily_shards),
     );
     caps
 }

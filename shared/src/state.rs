@@ -33,6 +33,15 @@ pub struct Settings {
     /// counted over `daily_shards` counters.
     pub daily_limit: u64,
     pub daily_shards: u32,
+    /// Widget messages per hour per visitor of one assistant
+    /// (`AGENTGATE_WIDGET_VISITOR_PER_HOUR`, default 30).
+    pub widget_visitor_per_hour: u64,
+    /// Widget messages per hour per source IP of one assistant
+    /// (`AGENTGATE_WIDGET_IP_PER_HOUR`, default 60).
+    pub widget_ip_per_hour: u64,
+    /// Widget messages per day across all of one owner's assistants
+    /// (`AGENTGATE_OWNER_DAILY_LIMIT`, default 50,000).
+    pub owner_daily_limit: u64,
     /// Who summarises per-user memories: this process (local) or the table's stream.
     pub memory_trigger: crate::memory::Trigger,
 }
@@ -46,6 +55,9 @@ impl Default for Settings {
             rate_per_minute: 30,
             daily_limit: 10_000,
             daily_shards: 8,
+            widget_visitor_per_hour: 30,
+            widget_ip_per_hour: 60,
+            owner_daily_limit: 50_000,
             memory_trigger: crate::memory::Trigger::InProcess,
         }
     }
@@ -116,6 +128,9 @@ impl Settings {
             history_limit,
             rate_per_minute: env_num("AGENTGATE_RATE_PER_MINUTE", 30)?,
             daily_limit: env_num("AGENTGATE_DAILY_LIMIT", 10_000)?,
+            widget_visitor_per_hour: env_num("AGENTGATE_WIDGET_VISITOR_PER_HOUR", 30)?,
+            widget_ip_per_hour: env_num("AGENTGATE_WIDGET_IP_PER_HOUR", 60)?,
+            owner_daily_limit: env_num("AGENTGATE_OWNER_DAILY_LIMIT", 50_000)?,
             pacing: crate::run::Pacing {
                 snapshot_interval: Duration::from_millis(env_num(
                     "AGENTGATE_SNAPSHOT_INTERVAL_MS",

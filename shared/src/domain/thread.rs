@@ -42,6 +42,14 @@ impl ThreadKey {
         Self::at(format!("{assistant}/openai/{end_user}"))
     }
 
+    /// A conversation of one visitor of an assistant's website widget.
+    pub fn widget(assistant: &AssistantId, visitor: &str, conversation: &ThreadId) -> Self {
+        Self::at(format!(
+            "{assistant}/widget:{visitor}/{}",
+            conversation.as_str()
+        ))
+    }
+
     /// A thread as a store read it back: its address and the memory it was written for.
     pub fn stored(address: impl Into<String>, memory: Option<MemoryKey>) -> Self {
         Self {

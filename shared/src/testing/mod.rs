@@ -384,6 +384,33 @@ pub async fn seed_sample_assistant(state: &AppState) {
         .expect("store sample assistant");
 }
 
+/// Opens the sample assistant to everyone (`public_no_auth`), as the widget events need.
+pub async fn open_sample_assistant(state: &AppState) {
+    use crate::domain::assistant::AssistantPatch;
+    let id = crate::domain::ids::AssistantId::parse(SAMPLE_ASSISTANT_ID).expect("sample id");
+    let current = state
+        .store
+        .get_assistant(&id)
+        .await
+        .expect("read sample assistant")
+        .expect("sample assistant stored");
+    let patch = AssistantPatch {
+        name: None,
+        configurable: json!({"type==agent/access_mode": "public_no_auth"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let open = current
+        .patched(&patch, state.clock.now_ms())
+        .expect("valid patch");
+    state
+        .store
+        .update_assistant(&current, &open)
+        .await
+        .expect("store the patch");
+}
+
 /// The owner thread whose new messages `events/memory/owner-turn.json` carries.
 pub fn sample_memory_thread() -> crate::domain::thread::ThreadKey {
     use crate::domain::ids::{AssistantId, ThreadId};

@@ -1,0 +1,134 @@
+//! The widget's request body, parsed once into trusted values.
+//!
+//! Clients such as the AI SDK's `useChat` transport add their own fields (`id`,
+//! `messages`, `trigger`...); unknown fields are ignored, the documented ones are checked.
+
+use agentgate_shared::domain::ids::{AssistantId, ThreadId};
+use agentgate_shared::http::opt_str;
+use serde_json::{Map, Value};
+
+/// Longest message a visitor may send, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4_000;
+/// Longest visitor id.
+pub const MAX_VISITOR_ID_LEN: usize = 128;
+/// Longest host page URL.
+pub const MAX_URL_LEN: usize = 2_048;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRequest {
+    pub bot: AssistantId,
+    pub visitor: String,
+    /// The conversation to continue; a malformed id counts as none (a new one is minted).
+    pub conversation: Option<ThreadId>,
+    pub message: String,
+    pub host_page_url: Option<String>,
+}
+
+impl ChatRequest {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, String> {
+        let required = |field: &str| -> Result<&str, String> {
+            opt_str(body, field)?.ok_or_else(|| format!("{field} is required"))
+        };
+        // An unknown or malformed bot id is a bot that does not exist.
+        let bot = AssistantId::parse(required("botPublicId")?)
+            .map_err(|_| "botPublicId does not name a bot".to_owned())?;
+        let visitor = required("visitorId")?.trim();
+        if visitor.is_empty()
+            || visitor.len() > MAX_VISITOR_ID_LEN
+            || visitor.chars().any(|c| c.is_control() || c == '/')
+        {
+            return Err(format!(
+                "visitorId must be 1-{MAX_VISITOR_ID_LEN} printable characters without '/'"
+            ));
+        }
+        let conversation = opt_str(body, "conversationId")?.and_then(|c| ThreadId::parse(c).ok());
+        let message = required("message")?.trim();
+        if message.is_empty() {
+            return Err("message is empty".into());
+        }
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(format!(
+                "message is longer than {MAX_MESSAGE_CHARS} characters"
+            ));
+        }
+        let host_page_url = opt_str(body, "hostPageUrl")?
+            .map(|u| {
+                let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                    && u.len() <= MAX_URL_LEN
+                    && !u.chars().any(char::is_whitespace);
+                ok.then(|| u.to_owned())
+                    .ok_or_else(|| "hostPageUrl must be an http(s) URL".to_owned())
+            })
+            .transpose()?;
+        Ok(Self {
+            bot,
+            visitor: visitor.to_owned(),
+            conversation,
+            message: message.to_owned(),
+            host_page_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const BOT: &str = "3f1c9a52-7b4e-4d2a-9c1e-5a8b6d0e2f47";
+
+    fn parse(v: Value) -> Result<ChatRequest, String> {
+        ChatRequest::parse(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn a_useful_request_is_parsed_and_extra_fields_ignored() {
+        let r = parse(
+            json!({"botPublicId": BOT, "visitorId": "v1", "conversationId": null,
+            "message": "  Hello  ", "hostPageUrl": "https://docs.example.com/x",
+            "id": "chat-1", "messages": [], "trigger": "submit-message"}),
+        )
+        .unwrap();
+        assert_eq!(r.message, "Hello");
+        assert_eq!(r.conversation, None);
+        assert_eq!(
+            r.host_page_url.as_deref(),
+            Some("https://docs.example.com/x")
+        );
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        for (body, field) in [
+            (json!({"visitorId": "v", "message": "m"}), "botPublicId"),
+            (json!({"botPublicId": BOT, "message": "m"}), "visitorId"),
+            (
+                json!({"botPublicId": BOT, "visitorId": "a/b", "message": "m"}),
+                "visitorId",
+            ),
+            (
+                json!({"botPublicId": BOT, "visitorId": "v", "message": "   "}),
+                "message",
+            ),
+            (
+                json!({"botPublicId": BOT, "visitorId": "v", "message": "x".repeat(4_001)}),
+                "message",
+            ),
+            (
+                json!({"botPublicId": BOT, "visitorId": "v", "message": 5}),
+                "message",
+            ),
+            (
+                json!({"botPublicId": BOT, "visitorId": "v", "message": "m", "hostPageUrl": "javascript:x"}),
+                "hostPageUrl",
+            ),
+        ] {
+            let err = parse(body.clone()).unwrap_err();
+            assert!(err.contains(field), "{body}: {err}");
+        }
+        assert!(
+            parse(json!({"botPublicId": BOT, "visitorId": "v", "message": "x".repeat(4_000)}))
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! The two dialects of the website widget endpoint.
+//!
+//! [`UiMessageEncoder`] speaks the Vercel AI SDK UI message stream (protocol v1, selected
+//! by `x-widget-version: 2`): `text-start`, one `text-delta` per piece, `text-end`, then
+//! the custom `data-done` part carrying the ids the widget needs for its next turn, and
+//! `data: [DONE]`. The SDK validates every chunk, so each holds exactly the documented
+//! fields; a failure is an `error` chunk with `errorText`.
+//!
+//! [`LegacyWidgetEncoder`] is the older dialect: `event: token` with each delta as a JSON
+//! string, then `event: done`; text boundaries are not sent, and a failure becomes a polite
+//! refusal token, since old widgets have no error state.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::{Completion, Encoder, sse_data, sse_event};
+
+/// What the widget keeps from a finished turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnIds {
+    pub message_id: String,
+    pub conversation_id: String,
+}
+
+impl TurnIds {
+    fn done(&self) -> Value {
+        // No confidence score is computed; the field is kept for widgets that read it.
+        json!({"messageId": self.message_id, "confidence": null, "conversationId": self.conversation_id})
+    }
+}
+
+/// The refusal old widgets show when a turn fails mid-stream.
+pub const LEGACY_REFUSAL: &str = "Sorry, I can't answer right now. Please try again.";
+
+fn chunk(v: &Value) -> Bytes {
+    sse_data(&v.to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct UiMessageEncoder {
+    ids: TurnIds,
+    text_open: bool,
+}
+
+impl UiMessageEncoder {
+    pub fn new(ids: TurnIds) -> Self {
+        Self {
+            ids,
+            text_open: false,
+        }
+    }
+
+    fn text_id(&self) -> String {
+        format!("text-{}", self.ids.message_id)
+    }
+}
+
+impl Encoder for UiMessageEncoder {
+    fn start(&mut self) -> Vec<Bytes> {
+        self.text_open = true;
+        vec![chunk(&json!({"type": "text-start", "id": self.text_id()}))]
+    }
+
+    fn delta(&mut self, delta: &str, _accumulated: &str) -> Vec<Bytes> {
+        if delta.is_empty() {
+            return Vec::new();
+        }
+        vec![chunk(
+            &json!({"type": "text-delta", "id": self.text_id(), "delta": delta}),
+        )]
+    }
+
+    fn finish(&mut self, _completion: &Completion) -> Vec<Bytes> {
+        self.text_open = false;
+        vec![
+            chunk(&json!({"type": "text-end", "id": self.text_id()})),
+            chunk(&json!({"type": "data-done", "data": self.ids.done()})),
+            sse_data("[DONE]"),
+        ]
+    }
+
+    fn error(&mut self, message: &str) -> Vec<Bytes> {
+        let mut frames = Vec::with_capacity(3);
+        if std::mem::take(&mut self.text_open) {
+            frames.push(chunk(&json!({"type": "text-end", "id": self.text_id()})));
+        }
+        frames.push(chunk(&json!({"type": "error", "errorText": message})));
+        frames.push(sse_data("[DONE]"));
+        frames
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LegacyWidgetEncoder {
+    ids: TurnIds,
+}
+
+impl LegacyWidgetEncoder {
+    pub fn new(ids: TurnIds) -> Self {
+        Self { ids }
+    }
+}
+
+impl Encoder for LegacyWidgetEncoder {
+    fn start(&mut self) -> Vec<Bytes> {
+        Vec::new()
+    }
+
+    fn delta(&mut self, delta: &str, _accumulated: &str) -> Vec<Bytes> {
+        if delta.is_empty() {
+            return Vec::new();
+        }
+        vec![sse_event("token", &json!(delta))]
+    }
+
+    fn finish(&mut self, _completion: &Completion) -> Vec<Bytes> {
+        vec![sse_event("done", &self.ids.done())]
+    }
+
+    fn error(&mut self, _message: &str) -> Vec<Bytes> {
+        vec![sse_event("token", &json!(LEGACY_REFUSAL))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{FinishReason, Usage};
+
+    fn ids() -> TurnIds {
+        TurnIds {
+            message_id: "m1".into(),
+            conversation_id: "c1".into(),
+        }
+    }
+
+    fn done() -> Completion {
+        Completion {
+            text: "Hi there".into(),
+            finish: FinishReason::Stop,
+            usage: Usage::default(),
+        }
+    }
+
+    fn text(frames: Vec<Bytes>) -> String {
+        frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn ui_message_stream_frames_are_the_documented_chunks() {
+        let mut e = UiMessageEncoder::new(ids());
+        let mut out = text(e.start());
+        out += &text(e.delta("Hi", "Hi"));
+        out += &text(e.delta("", "Hi"));
+        out += &text(e.delta(" there", "Hi there"));
+        out += &text(e.finish(&done()));
+        assert_eq!(
+            out,
+            "data: {\"id\":\"text-m1\",\"type\":\"text-start\"}\n\n\
+             data: {\"delta\":\"Hi\",\"id\":\"text-m1\",\"type\":\"text-delta\"}\n\n\
+             data: {\"delta\":\" there\",\"id\":\"text-m1\",\"type\":\"text-delta\"}\n\n\
+             data: {\"id\":\"text-m1\",\"type\":\"text-end\"}\n\n\
+             data: {\"data\":{\"confidence\":null,\"conversationId\":\"c1\",\"messageId\":\"m1\"},\"type\":\"data-done\"}\n\n\
+             data: [DONE]\n\n"
+        );
+    }
+
+    #[test]
+    fn a_ui_stream_failure_closes_the_text_and_reports_error_text() {
+        let mut e = UiMessageEncoder::new(ids());
+        e.start();
+        let out = text(e.error("upstream failed"));
+        assert_eq!(
+            out,
+            "data: {\"id\":\"text-m1\",\"type\":\"text-end\"}\n\n\
+             data: {\"errorText\":\"upstream failed\",\"type\":\"error\"}\n\n\
+             data: [DONE]\n\n"
+        );
+    }
+
+    #[test]
+    fn legacy_frames_are_tokens_then_done_and_failures_a_refusal() {
+        let mut e = LegacyWidgetEncoder::new(ids());
+        assert!(e.start().is_empty());
+        let mut out = text(e.delta("Hi \"you\"", "Hi \"you\""));
+        out += &text(e.finish(&done()));
+        assert_eq!(
+            out,
+            "event: token\ndata: \"Hi \\\"you\\\"\"\n\n\
+             event: done\ndata: {\"confidence\":null,\"conversationId\":\"c1\",\"messageId\":\"m1\"}\n\n"
+        );
+        assert_eq!(
+            text(e.error("x")),
+            format!("event: token\ndata: \"{LEGACY_REFUSAL}\"\n\n")
+        );
+    }
+}
