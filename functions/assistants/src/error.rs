@@ -14,6 +14,8 @@ pub enum AssistantsError {
     Invalid(String),
     #[error("Assistant not found")]
     NotFound,
+    #[error("No memory is kept for this user")]
+    NoMemory,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -31,7 +33,9 @@ impl IntoResponse for AssistantsError {
         let failure = match &self {
             Self::Body(e) => Failure::new(e.status(), e.to_string()),
             Self::Invalid(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
-            Self::NotFound => Failure::new(StatusCode::NOT_FOUND, self.to_string()),
+            Self::NotFound | Self::NoMemory => {
+                Failure::new(StatusCode::NOT_FOUND, self.to_string())
+            }
             Self::Auth(_) => Failure::new(
                 StatusCode::UNAUTHORIZED,
                 "a valid user JWT is required: Authorization: Bearer <jwt>",

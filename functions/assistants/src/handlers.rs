@@ -2,6 +2,7 @@
 
 use agentgate_shared::domain::assistant::{Assistant, DEFAULT_ROTATION_OVERLAP_SECS};
 use agentgate_shared::domain::ids::{AssistantId, UserId};
+use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::http::json_object;
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::state::AppState;
@@ -14,7 +15,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::AssistantsError;
-use crate::view::{assistant_json, parse_patch, usage_json};
+use crate::view::{assistant_json, memory_json, parse_patch, usage_json};
 
 /// How many times a patch is re-applied when another write raced it.
 const UPDATE_ATTEMPTS: usize = 3;
@@ -141,6 +142,95 @@ pub async fn usage(
         .usage(&assistant.id, today - days + 1, today)
         .await?;
     Ok(Json(usage_json(&assistant, days, &rows)))
+}
+
+/// Whose memory a memory route names: `owner` (the caller) or `end-users/{id}`.
+async fn memory_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    end_user: Option<&str>,
+) -> Result<(MemoryKey, Value), AssistantsError> {
+    let user = state.jwt.verify_headers(headers)?;
+    let assistant = owned(state, &user, id).await?;
+    Ok(match end_user {
+        None => (
+            MemoryKey::owner(&assistant.id, &user),
+            json!({"kind": "owner", "id": user.as_str()}),
+        ),
+        Some(raw) => {
+            let key = MemoryKey::parse_end_user(&assistant.id, raw)?;
+            (key, json!({"kind": "end_user", "id": raw.trim()}))
+        }
+    })
+}
+
+async fn read_memory(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    end_user: Option<&str>,
+) -> Result<Json<Value>, AssistantsError> {
+    let (key, who) = memory_of(state, headers, id, end_user).await?;
+    let memory = state
+        .store
+        .memory(&key)
+        .await?
+        .ok_or(AssistantsError::NoMemory)?;
+    Ok(Json(memory_json(key.assistant(), who, &memory)))
+}
+
+async fn forget_memory(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    end_user: Option<&str>,
+) -> Result<StatusCode, AssistantsError> {
+    let (key, _) = memory_of(state, headers, id, end_user).await?;
+    state.store.forget(&key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /assistants/{id}/memories/owner`: what the assistant remembers about its owner.
+#[tracing::instrument(name = "read_owner_memory", skip_all)]
+pub async fn owner_memory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AssistantsError> {
+    read_memory(&state, &headers, &id, None).await
+}
+
+/// `DELETE /assistants/{id}/memories/owner`.
+#[tracing::instrument(name = "forget_owner_memory", skip_all)]
+pub async fn forget_owner_memory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AssistantsError> {
+    forget_memory(&state, &headers, &id, None).await
+}
+
+/// `GET /assistants/{id}/memories/end-users/{end_user}`: what the assistant remembers
+/// about one named end user of the OpenAI-compatible endpoint.
+#[tracing::instrument(name = "read_end_user_memory", skip_all)]
+pub async fn end_user_memory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, end_user)): Path<(String, String)>,
+) -> Result<Json<Value>, AssistantsError> {
+    read_memory(&state, &headers, &id, Some(&end_user)).await
+}
+
+/// `DELETE /assistants/{id}/memories/end-users/{end_user}`: forgets that user (for
+/// example on their request); absent is fine.
+#[tracing::instrument(name = "forget_end_user_memory", skip_all)]
+pub async fn forget_end_user_memory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, end_user)): Path<(String, String)>,
+) -> Result<StatusCode, AssistantsError> {
+    forget_memory(&state, &headers, &id, Some(&end_user)).await
 }
 
 async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, AssistantsError> {

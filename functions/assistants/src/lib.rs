@@ -1,8 +1,9 @@
 //! The `assistants` family: the owner API.
 //!
 //! Owners (user JWT) create assistants, read them, list their own, merge configuration
-//! with `PATCH` (keys merge; `null` removes one), rotate the public token, and read what
-//! their assistant's public use costs (daily usage). Tokens are
+//! with `PATCH` (keys merge; `null` removes one), rotate the public token, read what
+//! their assistant's public use costs (daily usage), and read or erase what it remembers
+//! about a user (per-user memory). Tokens are
 //! stored as digests and only ever shown masked, except once when the server mints one.
 
 mod error;
@@ -28,6 +29,14 @@ pub fn router(state: AppState) -> Router {
             post(handlers::rotate_token),
         )
         .route("/assistants/{id}/usage", get(handlers::usage))
+        .route(
+            "/assistants/{id}/memories/owner",
+            get(handlers::owner_memory).delete(handlers::forget_owner_memory),
+        )
+        .route(
+            "/assistants/{id}/memories/end-users/{end_user}",
+            get(handlers::end_user_memory).delete(handlers::forget_end_user_memory),
+        )
         .layer(DefaultBodyLimit::max(
             agentgate_shared::http::MAX_BODY_BYTES,
         ))

@@ -76,3 +76,18 @@ pub fn usage_json(a: &Assistant, days: i64, rows: &[DailyUsage]) -> Value {
         .collect();
     json!({"assistant_id": a.id, "days": days, "daily": daily, "totals": totals_json(&sum)})
 }
+
+/// A memory as its owner sees it.
+pub fn memory_json(
+    assistant: &agentgate_shared::domain::ids::AssistantId,
+    user: Value,
+    m: &agentgate_shared::domain::memory::Memory,
+) -> Value {
+    json!({
+        "assistant_id": assistant,
+        "user": user,
+        "summary": m.summary,
+        "pending_messages": m.pending,
+        "updated_at": (m.updated_at > 0).then(|| rfc3339_ms(m.updated_at)),
+    })
+}

@@ -370,3 +370,98 @@ async fn owners_read_their_assistants_usage() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(err["detail"].as_str().unwrap().contains("days"));
 }
+
+#[tokio::test]
+async fn owners_read_and_erase_what_their_assistant_remembers() {
+    use agentgate_shared::domain::ids::{AssistantId, UserId};
+    use agentgate_shared::domain::memory::MemoryKey;
+    let (_d, state) = setup();
+    let alice = testing::jwt(&state, "alice");
+    let (_, created) = call(
+        &state,
+        req(
+            "POST",
+            "/assistants",
+            Some(&alice),
+            Some(json!({"name": "m", "config": {"configurable": {"type==agent/memory": true}}})),
+        ),
+    )
+    .await;
+    let id = created["assistant_id"].as_str().unwrap().to_owned();
+    let aid = AssistantId::parse(&id).unwrap();
+    for (key, text) in [
+        (
+            MemoryKey::end_user(&aid, "carol@example.com"),
+            "Carol hikes.",
+        ),
+        (
+            MemoryKey::owner(&aid, &UserId::parse("alice").unwrap()),
+            "Alice tests.",
+        ),
+    ] {
+        let read = state.store.add_pending(&key, 5).await.unwrap();
+        state.store.save_summary(&key, &read, text).await.unwrap();
+    }
+    let carol = format!("/assistants/{id}/memories/end-users/carol%40example.com");
+
+    let (status, body) = call(&state, req("GET", &carol, Some(&alice), None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["summary"], "Carol hikes.");
+    assert_eq!(
+        body["user"],
+        json!({"kind": "end_user", "id": "carol@example.com"})
+    );
+    assert_eq!(body["pending_messages"], 0);
+    assert!(body["updated_at"].as_str().unwrap().ends_with('Z'));
+    let (status, body) = call(
+        &state,
+        req(
+            "GET",
+            &format!("/assistants/{id}/memories/owner"),
+            Some(&alice),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["summary"].as_str()),
+        (StatusCode::OK, Some("Alice tests."))
+    );
+
+    // Nobody else can read or erase it.
+    let mallory = testing::jwt(&state, "mallory");
+    for method in ["GET", "DELETE"] {
+        let (status, _) = call(&state, req(method, &carol, Some(&mallory), None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = call(&state, req(method, &carol, None, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    let (status, _) = call(&state, req("DELETE", &carol, Some(&alice), None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = call(&state, req("GET", &carol, Some(&alice), None)).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            Some("No memory is kept for this user")
+        )
+    );
+    let (status, _) = call(&state, req("DELETE", &carol, Some(&alice), None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "erasing twice is fine");
+    let (status, body) = call(
+        &state,
+        req(
+            "GET",
+            &format!("/assistants/{id}/memories/owner"),
+            Some(&alice),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["summary"].as_str()),
+        (StatusCode::OK, Some("Alice tests.")),
+        "only Carol's was erased"
+    );
+}

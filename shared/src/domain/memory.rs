@@ -53,6 +53,15 @@ impl MemoryKey {
         Self::new(assistant, &format!("openai:{end_user}"))
     }
 
+    /// A named end user as an owner writes it (1–128 printable characters).
+    pub fn parse_end_user(assistant: &AssistantId, raw: &str) -> Result<Self, Invalid> {
+        let u = raw.trim();
+        if u.is_empty() || u.len() > 128 || u.chars().any(char::is_control) {
+            return Err(Invalid::new("end user must be 1-128 printable characters"));
+        }
+        Ok(Self::end_user(assistant, u))
+    }
+
     /// A key read back from storage: `<assistant uuid>/<scope>`.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let bad = || Invalid::new("memory key must be <assistant id>/<user scope>");

@@ -384,6 +384,26 @@ pub async fn seed_sample_assistant(state: &AppState) {
         .expect("store sample assistant");
 }
 
+/// The end user the OpenAI sample events name.
+pub const SAMPLE_END_USER: &str = "typebot-session-42";
+
+/// Gives the sample assistant a saved memory of [`SAMPLE_END_USER`], as the memory routes
+/// of the owner API read and erase it.
+pub async fn seed_sample_memory(state: &AppState) {
+    let id = crate::domain::ids::AssistantId::parse(SAMPLE_ASSISTANT_ID).expect("sample id");
+    let key = crate::domain::memory::MemoryKey::end_user(&id, SAMPLE_END_USER);
+    let read = state.store.add_pending(&key, 5).await.expect("count");
+    state
+        .store
+        .save_summary(
+            &key,
+            &read,
+            "Uses Typebot to book demos; prefers short answers.",
+        )
+        .await
+        .expect("save the sample memory");
+}
+
 /// Opens the sample assistant to everyone (`public_no_auth`), as the widget events need.
 pub async fn open_sample_assistant(state: &AppState) {
     use crate::domain::assistant::AssistantPatch;
