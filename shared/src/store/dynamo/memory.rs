@@ -18,18 +18,9 @@ use crate::ports::{MemoryStore, StoreError};
 impl MemoryStore for DynamoStore {
     #[tracing::instrument(skip_all)]
     async fn memory(&self, key: &MemoryKey) -> Result<Option<Memory>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(items::memory_key(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let now = self.clock.now_secs();
-        out.item()
-            .filter(|i| items::live(i, now))
+        self.get_live(items::memory_key(key), true)
+            .await?
+            .as_ref()
             .map(Memory::try_from)
             .transpose()
     }

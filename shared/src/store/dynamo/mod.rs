@@ -125,6 +125,22 @@ impl DynamoStore {
         }
     }
 
+    /// The item at `key` unless it is past its `ttl` (TTL deletes late; a read never trusts
+    /// it). `consistent` asks for a strongly consistent read.
+    async fn get_live(&self, key: Item, consistent: bool) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let now = self.clock.now_secs();
+        Ok(out.item.filter(|i| items::live(i, now)))
+    }
+
     /// Puts `item` unless a live item (its `ttl` still ahead of `now`) holds its key: how an
     /// expired item that TTL has not deleted yet starts afresh. `Ok(false)` when a live one
     /// is there (a concurrent request got there first).
@@ -217,16 +233,11 @@ impl AssistantStore for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(assistant_id = %id))]
     async fn get_assistant(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(items::assistant_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        out.item().map(Assistant::try_from).transpose()
+        self.get_live(items::assistant_key(id), true)
+            .await?
+            .as_ref()
+            .map(Assistant::try_from)
+            .transpose()
     }
 
     #[tracing::instrument(skip_all)]
@@ -310,19 +321,10 @@ impl AssistantStore for DynamoStore {
         &self,
         digest: &TokenDigest,
     ) -> Result<Option<AssistantId>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(items::token_key(digest)))
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let now = self.clock.now_secs();
-        out.item()
-            .filter(|i| items::live(i, now))
+        self.get_live(items::token_key(digest), false)
+            .await?
             .map(|i| {
-                AssistantId::parse(items::get_s(i, "assistant_id")?)
+                AssistantId::parse(items::get_s(&i, "assistant_id")?)
                     .map_err(|_| StoreError::Corrupt("token index assistant_id".into()))
             })
             .transpose()
@@ -502,20 +504,10 @@ impl CounterStore for DynamoStore {
     }
 
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(items::counter_key(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let now = self.clock.now_secs();
-        Ok(out
-            .item()
-            .filter(|i| items::live(i, now))
-            .and_then(|i| items::opt_n(i, "count"))
+        Ok(self
+            .get_live(items::counter_key(key), true)
+            .await?
+            .and_then(|i| items::opt_n(&i, "count"))
             .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
     }
 }
