@@ -59,18 +59,17 @@ pub async fn chat(
 
     // A conversation continues only if it is this visitor's and still alive; otherwise a
     // new one starts, and its id comes back in the final event.
+    // (At least one message is read, so a conversation is recognised even when no history
+    // goes to the model.)
+    let limit = state.settings.history_limit;
     let mut history = Vec::new();
     let mut conversation = None;
     if let Some(id) = req.conversation {
         let key = ThreadKey::widget(&assistant.id, &req.visitor, &id);
-        history = state
-            .store
-            .recent_messages(&key, state.settings.history_limit)
-            .await?
-            .into_iter()
-            .map(|m| m.message)
-            .collect();
-        if !history.is_empty() {
+        let found = state.store.recent_messages(&key, limit.max(1)).await?;
+        if !found.is_empty() {
+            let skip = found.len().saturating_sub(limit);
+            history = found.into_iter().skip(skip).map(|m| m.message).collect();
             conversation = Some(id);
         }
     }

@@ -302,3 +302,26 @@ async fn preflights_allow_any_origin() {
             .contains("x-widget-version")
     );
 }
+
+#[tokio::test]
+async fn a_conversation_continues_even_when_no_history_is_sent() {
+    let mock = MockUpstream::openai(Behavior::Reply(vec!["Ok".into()])).await;
+    let dir = testing::tempdir();
+    let mut state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
+    let mut settings = (*state.settings).clone();
+    settings.history_limit = 0;
+    state.settings = std::sync::Arc::new(settings);
+    let a = bot(&state, "agency", "public_no_auth", "openai:gpt-4o-mini").await;
+    let (_, _, body) = send(&state, chat(Some("2"), message(&a, "v1", None, "One"))).await;
+    let first = chunks(&body).pop().unwrap()["data"]["conversationId"].clone();
+    let (_, _, body) = send(
+        &state,
+        chat(Some("2"), message(&a, "v1", first.as_str(), "Two")),
+    )
+    .await;
+    assert_eq!(
+        chunks(&body).pop().unwrap()["data"]["conversationId"],
+        first
+    );
+    assert_eq!(mock.seen()[1].body["messages"].as_array().unwrap().len(), 1);
+}
