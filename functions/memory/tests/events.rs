@@ -4,14 +4,26 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use agentgate_shared::domain::memory::SUMMARISE_EVERY;
+use agentgate_shared::state::AppState;
 use agentgate_shared::testing;
 use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_http::{Context, LambdaEvent};
 
 fn sample() -> Event {
     let files = testing::sample_event_files("memory", "");
     assert_eq!(files.len(), 1, "a new event needs an expectation here");
     serde_json::from_str(&files[0].1).unwrap()
+}
+
+/// Delivers the sample event to the handler, as Lambda would.
+async fn replay(state: &AppState) -> DynamoDbEventResponse {
+    agentgate_memory::handle(
+        state.clone(),
+        LambdaEvent::new(sample(), Context::default()),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -22,12 +34,7 @@ async fn the_sample_turn_makes_a_summary_of_the_conversation() {
     let thread = testing::seed_sample_conversation(&state).await;
     let key = thread.memory().unwrap().clone();
 
-    let out = agentgate_memory::handle(
-        state.clone(),
-        LambdaEvent::new(sample(), Context::default()),
-    )
-    .await
-    .unwrap();
+    let out = replay(&state).await;
     assert!(out.batch_item_failures.is_empty(), "{out:?}");
 
     let memory = state.store.memory(&key).await.unwrap().unwrap();
@@ -52,12 +59,7 @@ async fn a_turn_below_the_threshold_is_only_counted() {
     testing::seed_sample_assistant(&state).await;
     let key = testing::sample_memory_thread().memory().unwrap().clone();
 
-    let out = agentgate_memory::handle(
-        state.clone(),
-        LambdaEvent::new(sample(), Context::default()),
-    )
-    .await
-    .unwrap();
+    let out = replay(&state).await;
     assert!(out.batch_item_failures.is_empty());
     let memory = state.store.memory(&key).await.unwrap().unwrap();
     assert_eq!(memory.pending, 2);
@@ -84,12 +86,7 @@ async fn messages_of_an_assistant_without_memory_are_dropped() {
     state.store.update_assistant(&a, &off).await.unwrap();
     let thread = testing::seed_sample_conversation(&state).await;
 
-    let out = agentgate_memory::handle(
-        state.clone(),
-        LambdaEvent::new(sample(), Context::default()),
-    )
-    .await
-    .unwrap();
+    let out = replay(&state).await;
     assert!(out.batch_item_failures.is_empty());
     assert_eq!(
         state.store.memory(thread.memory().unwrap()).await.unwrap(),
