@@ -1,5 +1,6 @@
 //! Parsing a chat-completions request, naming the offending parameter as OpenAI does.
 
+use agentgate_shared::domain::ids::parse_end_user;
 use agentgate_shared::domain::message::{MAX_CONTENT_CHARS, Message, Role};
 use agentgate_shared::provider::MAX_TOKENS_CEILING;
 use agentgate_shared::run::TurnOptions;
@@ -11,7 +12,7 @@ use crate::OpenAiError;
 /// endpoint's per-turn bound; the 256 KiB body limit still applies.
 pub const MAX_MESSAGES: usize = 500;
 pub const MAX_STOP: usize = 4;
-pub const MAX_USER_LEN: usize = 256;
+pub const MAX_USER_LEN: usize = agentgate_shared::domain::ids::MAX_END_USER_LEN;
 
 #[derive(Debug)]
 pub struct ChatCompletionRequest {
@@ -128,14 +129,12 @@ impl ChatCompletionRequest {
 
 /// Validates an end-user id from the body or the `X-End-User` header.
 pub fn parse_user(raw: &str, param: &str) -> Result<String, OpenAiError> {
-    let u = raw.trim();
-    if u.is_empty() || u.len() > MAX_USER_LEN || u.chars().any(char::is_control) {
-        return Err(invalid(
+    parse_end_user(raw).map(str::to_owned).ok_or_else(|| {
+        invalid(
             param,
             format!("{param} must be 1-{MAX_USER_LEN} printable characters"),
-        ));
-    }
-    Ok(u.to_owned())
+        )
+    })
 }
 
 fn parse_messages(v: Option<&Value>) -> Result<Vec<Message>, OpenAiError> {

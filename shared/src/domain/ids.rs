@@ -102,6 +102,16 @@ impl RunId {
     }
 }
 
+/// Longest end-user id a client may name (OpenAI's `user` field, `X-End-User`).
+pub const MAX_END_USER_LEN: usize = 256;
+
+/// An end-user id as clients name it: trimmed, 1-256 printable characters. One rule for
+/// the endpoint that receives it and the owner routes that look its memory up.
+pub fn parse_end_user(raw: &str) -> Option<&str> {
+    let u = raw.trim();
+    (!u.is_empty() && u.len() <= MAX_END_USER_LEN && !u.chars().any(char::is_control)).then_some(u)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

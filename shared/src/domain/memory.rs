@@ -53,12 +53,14 @@ impl MemoryKey {
         Self::new(assistant, &format!("openai:{end_user}"))
     }
 
-    /// A named end user as an owner writes it (1–128 printable characters).
+    /// A named end user as an owner writes it (the rule of [`super::ids::parse_end_user`]).
     pub fn parse_end_user(assistant: &AssistantId, raw: &str) -> Result<Self, Invalid> {
-        let u = raw.trim();
-        if u.is_empty() || u.len() > 128 || u.chars().any(char::is_control) {
-            return Err(Invalid::new("end user must be 1-128 printable characters"));
-        }
+        let u = super::ids::parse_end_user(raw).ok_or_else(|| {
+            Invalid::new(format!(
+                "end user must be 1-{} printable characters",
+                super::ids::MAX_END_USER_LEN
+            ))
+        })?;
         Ok(Self::end_user(assistant, u))
     }
 
