@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use agentgate_shared::config::StoreKind;
 use agentgate_shared::domain::ids::UserId;
-use agentgate_shared::state::{AppState, StoreKind};
+use agentgate_shared::state::AppState;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -116,7 +117,7 @@ fn dev_token(sub: &str, ttl_hours: i64, data_dir: &std::path::Path) -> Result<()
         return Err("--ttl-hours must be between 1 and 8760".into());
     }
     let user = UserId::parse(sub).map_err(|e| e.to_string())?;
-    let secret = agentgate_shared::state::local_jwt_secret(data_dir).map_err(|e| e.to_string())?;
+    let secret = agentgate_shared::config::local_jwt_secret(data_dir).map_err(|e| e.to_string())?;
     let keys = agentgate_shared::auth::JwtKeys::new(&secret).map_err(|e| e.to_string())?;
     let now = agentgate_shared::clock::Clock::now_secs(&agentgate_shared::clock::SystemClock);
     let token = keys

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use agentgate_shared::auth::JwtKeys;
 use agentgate_shared::clock::{Clock, SystemClock};
+use agentgate_shared::config::Settings;
 use agentgate_shared::provider::Providers;
 use agentgate_shared::secret::SecretString;
-use agentgate_shared::state::{AppState, Settings};
+use agentgate_shared::state::AppState;
 use agentgate_shared::store::{DynamoStore, dynamo::schema};
 use agentgate_shared::testing::{self, Behavior, MockUpstream};
 use aws_sdk_dynamodb::types::AttributeValue;

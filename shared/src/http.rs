@@ -1,14 +1,22 @@
-//! HTTP plumbing shared by every family: bounded JSON bodies and the per-request span.
+//! HTTP plumbing shared by every family: the extractors every handler starts with (the
+//! owner's JWT, a bounded JSON body, the platform's source IP), SSE responses and the
+//! per-request span. Extractors reject with the family's own error type, so a bad body or a
+//! missing JWT is answered in the family's documented shape.
 
+use std::marker::PhantomData;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::Request;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::middleware::Next;
-use axum::response::Response;
-use serde_json::Value;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
 use tracing::Instrument;
+
+use crate::auth::AuthError;
+use crate::domain::ids::UserId;
+use crate::state::AppState;
 
 /// Largest request body any family accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -62,6 +70,60 @@ pub fn json_object(
     }
 }
 
+/// The owner a valid user JWT (`Authorization: Bearer <jwt>`) names; rejects with the
+/// family's error `E`.
+pub struct Owner<E>(pub UserId, pub PhantomData<fn() -> E>);
+
+impl<E> FromRequestParts<AppState> for Owner<E>
+where
+    E: From<AuthError> + IntoResponse,
+{
+    type Rejection = E;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(state.jwt.verify_headers(&parts.headers)?, PhantomData))
+    }
+}
+
+/// A request body that must be one JSON object of at most [`MAX_BODY_BYTES`]; rejects
+/// with the family's error `E`.
+pub struct JsonObject<E>(pub Map<String, Value>, pub PhantomData<fn() -> E>);
+
+impl<S, E> FromRequest<S> for JsonObject<E>
+where
+    S: Send + Sync,
+    E: From<BodyError> + IntoResponse,
+{
+    type Rejection = E;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Bytes::from_request(req, state).await;
+        Ok(Self(json_object(body)?, PhantomData))
+    }
+}
+
+/// Like [`JsonObject`], but an empty body is allowed (and reads as `None`).
+pub struct OptionalJsonObject<E>(pub Option<Map<String, Value>>, pub PhantomData<fn() -> E>);
+
+impl<S, E> FromRequest<S> for OptionalJsonObject<E>
+where
+    S: Send + Sync,
+    E: From<BodyError> + IntoResponse,
+{
+    type Rejection = E;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Bytes::from_request(req, state).await;
+        if body.as_ref().is_ok_and(|b| b.is_empty()) {
+            return Ok(Self(None, PhantomData));
+        }
+        Ok(Self(Some(json_object(body)?), PhantomData))
+    }
+}
+
 /// Reads an optional string field, naming it when the type is wrong.
 pub fn opt_str<'a>(
     map: &'a serde_json::Map<String, Value>,
@@ -112,7 +174,7 @@ impl SourceIp {
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceIp {
+impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
@@ -183,34 +245,6 @@ mod tests {
     }
 
     #[test]
-    fn store_failures_map_to_retryable_statuses_and_never_500_for_conditions() {
-        use crate::ports::StoreError;
-        let busy = Failure::from_store(&StoreError::Throttled {
-            retry_after_secs: 0,
-        });
-        assert_eq!(
-            (busy.status.as_u16(), busy.retry_after_secs),
-            (503, Some(1))
-        );
-        let resp = busy.into_detail_response();
-        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "1");
-        for e in [
-            StoreError::Conflict,
-            StoreError::AlreadyExists,
-            StoreError::TokenTaken,
-        ] {
-            assert_eq!(
-                Failure::from_store(&e).status,
-                http::StatusCode::CONFLICT,
-                "{e}"
-            );
-        }
-        let hidden = Failure::from_store(&StoreError::Unavailable("GetItem: secret detail".into()));
-        assert_eq!(hidden.status, http::StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!hidden.message.contains("secret detail"));
-    }
-
-    #[test]
     fn body_errors_are_specific() {
         assert_eq!(
             json_object(Ok(Bytes::from_static(b" "))),
@@ -227,67 +261,5 @@ mod tests {
         assert!(json_object(Ok(Bytes::from_static(b"{\"a\":1}"))).is_ok());
         let big = Bytes::from(vec![b' '; MAX_BODY_BYTES + 1]);
         assert_eq!(json_object(Ok(big)), Err(BodyError::TooLarge));
-    }
-}
-
-/// How a store failure is presented to any caller: busy is 503 with `Retry-After`, a lost
-/// race is 409, anything else a logged 500 that reveals nothing. Never a 500 for a
-/// conditional failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub status: http::StatusCode,
-    pub message: String,
-    pub retry_after_secs: Option<u64>,
-}
-
-impl Failure {
-    pub fn new(status: http::StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            retry_after_secs: None,
-        }
-    }
-
-    pub fn from_store(err: &crate::ports::StoreError) -> Self {
-        use crate::ports::StoreError as E;
-        use http::StatusCode as S;
-        match err {
-            E::Throttled { retry_after_secs } => Self {
-                status: S::SERVICE_UNAVAILABLE,
-                message: "the service is busy; retry shortly".into(),
-                retry_after_secs: Some((*retry_after_secs).max(1)),
-            },
-            E::TokenTaken => Self::new(
-                S::CONFLICT,
-                "this public token is already used by another assistant; choose another",
-            ),
-            E::Conflict | E::AlreadyExists => Self::new(
-                S::CONFLICT,
-                "the item changed concurrently; read it again and retry",
-            ),
-            E::Unavailable(_) | E::Corrupt(_) => {
-                tracing::error!(error = %err, "store failure");
-                Self::new(S::INTERNAL_SERVER_ERROR, "internal error")
-            }
-        }
-    }
-
-    /// Renders the failure with a family's JSON body.
-    pub fn into_response_with(self, body: serde_json::Value) -> Response {
-        use axum::response::IntoResponse;
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after_secs
-            && let Ok(v) = http::HeaderValue::from_str(&secs.to_string())
-        {
-            resp.headers_mut().insert(http::header::RETRY_AFTER, v);
-        }
-        resp
-    }
-
-    /// `{"detail": message}`, the shape of the runs and assistants families.
-    pub fn into_detail_response(self) -> Response {
-        let body = serde_json::json!({ "detail": self.message });
-        self.into_response_with(body)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Summarising takes a model call, so it never runs on the reply path. On AWS the table's
 //! stream invokes the `memory` function with the message items just written; the local
-//! server runs the same [`absorb`] on a background task after saving a turn
+//! server runs the same [`Memories::absorb`] on a background task after saving a turn
 //! ([`Trigger::InProcess`]). Either way the work for one batch of new messages is: count
 //! them on the user's memory, and once enough are pending, summarise the conversation with
 //! the assistant's own model and save the result conditionally (a concurrent summariser
@@ -11,25 +11,19 @@
 //! A failed summary leaves the pending count in place, so the next message retries it;
 //! nothing is retried in a loop and a reply is never held up by memory.
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Trigger;
 use crate::domain::assistant::Assistant;
 use crate::domain::memory::{
     self, MAX_TRANSCRIPT_MESSAGES, Memory, MemoryKey, SUMMARY_INSTRUCTIONS, SUMMARY_MAX_TOKENS,
 };
 use crate::domain::message::{Message, Role};
 use crate::domain::thread::ThreadKey;
-use crate::ports::{StoreError, UsageDelta};
-use crate::provider::ProviderError;
+use crate::ports::{Store, StoreError, UsageDelta};
+use crate::provider::{ProviderError, Providers};
 use crate::run::{self, TurnOptions};
-use crate::state::AppState;
-
-/// Who brings new messages to the summariser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// A background task of the process that saved the turn (the local server).
-    InProcess,
-    /// The table's stream and the `memory` function (Lambda).
-    Stream,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -63,117 +57,146 @@ pub fn scope(assistant: &Assistant, scope: MemoryKey) -> Option<MemoryKey> {
     assistant.memory_enabled().then_some(scope)
 }
 
-/// What the assistant remembers about a user, for the system prompt of their turn. A
-/// memory that cannot be read is logged and left out: the turn goes on without it.
-pub async fn recall(state: &AppState, key: Option<&MemoryKey>) -> Option<String> {
-    let key = key?;
-    match state.store.memory(key).await {
-        Ok(m) => m.map(|m| m.summary).filter(|s| !s.trim().is_empty()),
-        Err(e) => {
-            tracing::warn!(error = %e, "memory could not be read; the turn goes on without it");
-            None
-        }
+/// The memory service: recall for a turn, and summaries after it. Cheap to clone.
+#[derive(Clone)]
+pub struct Memories {
+    store: Arc<dyn Store>,
+    providers: Providers,
+    clock: Arc<dyn Clock>,
+    trigger: Trigger,
+}
+
+impl std::fmt::Debug for Memories {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memories")
+            .field("trigger", &self.trigger)
+            .finish_non_exhaustive()
     }
 }
 
-/// Starts [`absorb`] in the background when this process is the one that summarises
-/// (`Trigger::InProcess`) and `thread` feeds a memory.
-pub fn after_save(state: &AppState, thread: &ThreadKey, added: usize) {
-    if state.settings.memory_trigger != Trigger::InProcess || thread.memory().is_none() {
-        return;
-    }
-    let (state, thread) = (state.clone(), thread.clone());
-    tokio::spawn(async move {
-        if let Err(e) = absorb(&state, &thread, added as u64).await {
-            tracing::warn!(error = %e, "memory not updated");
+impl Memories {
+    pub fn new(
+        store: Arc<dyn Store>,
+        providers: Providers,
+        clock: Arc<dyn Clock>,
+        trigger: Trigger,
+    ) -> Self {
+        Self {
+            store,
+            providers,
+            clock,
+            trigger,
         }
-    });
-}
-
-/// Counts `added` new messages of `thread` on the memory it feeds, and summarises when
-/// enough are pending.
-#[tracing::instrument(skip_all, fields(assistant_id = thread.memory().map(|k| k.assistant().as_str())))]
-pub async fn absorb(
-    state: &AppState,
-    thread: &ThreadKey,
-    added: u64,
-) -> Result<Absorbed, MemoryError> {
-    let Some(key) = thread.memory() else {
-        return Ok(Absorbed::Pending(0));
-    };
-    let read = state
-        .store
-        .add_pending(key, added)
-        .await
-        .map_err(MemoryError::NotCounted)?;
-    if !read.due() {
-        return Ok(Absorbed::Pending(read.pending));
     }
-    let assistant = state
-        .store
-        .get_assistant(key.assistant())
-        .await
-        .map_err(MemoryError::Store)?;
-    let Some(assistant) = assistant.filter(Assistant::memory_enabled) else {
-        state.store.forget(key).await.map_err(MemoryError::Store)?;
-        return Ok(Absorbed::Disabled);
-    };
-    let limit = usize::try_from(read.pending)
-        .unwrap_or(usize::MAX)
-        .min(MAX_TRANSCRIPT_MESSAGES);
-    let transcript: Vec<Message> = state
-        .store
-        .recent_messages(thread, limit)
-        .await
-        .map_err(MemoryError::Store)?
-        .into_iter()
-        .map(|m| m.message)
-        .collect();
-    let summary = summarise(state, &assistant, &read, &transcript).await?;
-    match state.store.save_summary(key, &read, &summary).await {
-        Ok(()) => {
-            tracing::info!(outcome = "summarised", "memory updated");
-            Ok(Absorbed::Summarised)
+
+    /// What the assistant remembers about a user, for the system prompt of their turn. A
+    /// memory that cannot be read is logged and left out: the turn goes on without it.
+    pub async fn recall(&self, key: Option<&MemoryKey>) -> Option<String> {
+        let key = key?;
+        match self.store.memory(key).await {
+            Ok(m) => m.map(|m| m.summary).filter(|s| !s.trim().is_empty()),
+            Err(e) => {
+                tracing::warn!(error = %e, "memory could not be read; the turn goes on without it");
+                None
+            }
         }
-        Err(StoreError::Conflict) => Ok(Absorbed::Superseded),
-        Err(e) => Err(MemoryError::Store(e)),
     }
-}
 
-/// One call to the assistant's model: the previous memory and the conversation in, the
-/// new memory out. Its tokens count in the assistant's usage.
-async fn summarise(
-    state: &AppState,
-    assistant: &Assistant,
-    read: &Memory,
-    transcript: &[Message],
-) -> Result<String, MemoryError> {
-    let started = std::time::Instant::now();
-    let prompt = Message::new(
-        Role::Human,
-        memory::summary_prompt(&read.summary, transcript),
-    );
-    let options = TurnOptions {
-        max_tokens: Some(SUMMARY_MAX_TOKENS),
-        temperature: Some(0.2),
-        system: Some(SUMMARY_INSTRUCTIONS.to_owned()),
-        ..TurnOptions::default()
-    };
-    let events =
-        run::start_turn(&state.providers, assistant, Vec::new(), &[prompt], &options).await?;
-    let completion = run::collect(events).await?;
-    let delta = UsageDelta {
-        input_tokens: u64::from(completion.usage.input_tokens),
-        output_tokens: u64::from(completion.usage.output_tokens),
-        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        ..UsageDelta::default()
-    };
-    crate::usage::record(
-        state.store.as_ref(),
-        state.clock.as_ref(),
-        &assistant.id,
-        delta,
-    )
-    .await;
-    memory::clean_summary(&completion.text).ok_or(MemoryError::EmptySummary)
+    /// Starts [`Self::absorb`] in the background when this process is the one that
+    /// summarises (`Trigger::InProcess`) and `thread` feeds a memory.
+    pub fn after_save(&self, thread: &ThreadKey, added: usize) {
+        if self.trigger != Trigger::InProcess || thread.memory().is_none() {
+            return;
+        }
+        let (this, thread) = (self.clone(), thread.clone());
+        tokio::spawn(async move {
+            if let Err(e) = this.absorb(&thread, added as u64).await {
+                tracing::warn!(error = %e, "memory not updated");
+            }
+        });
+    }
+
+    /// Counts `added` new messages of `thread` on the memory it feeds, and summarises when
+    /// enough are pending.
+    #[tracing::instrument(skip_all, fields(assistant_id = thread.memory().map(|k| k.assistant().as_str())))]
+    pub async fn absorb(&self, thread: &ThreadKey, added: u64) -> Result<Absorbed, MemoryError> {
+        let Some(key) = thread.memory() else {
+            return Ok(Absorbed::Pending(0));
+        };
+        let read = self
+            .store
+            .add_pending(key, added)
+            .await
+            .map_err(MemoryError::NotCounted)?;
+        if !read.due() {
+            return Ok(Absorbed::Pending(read.pending));
+        }
+        let assistant = self
+            .store
+            .get_assistant(key.assistant())
+            .await
+            .map_err(MemoryError::Store)?;
+        let Some(assistant) = assistant.filter(Assistant::memory_enabled) else {
+            self.store.forget(key).await.map_err(MemoryError::Store)?;
+            return Ok(Absorbed::Disabled);
+        };
+        let limit = usize::try_from(read.pending)
+            .unwrap_or(usize::MAX)
+            .min(MAX_TRANSCRIPT_MESSAGES);
+        let transcript: Vec<Message> = self
+            .store
+            .recent_messages(thread, limit)
+            .await
+            .map_err(MemoryError::Store)?
+            .into_iter()
+            .map(|m| m.message)
+            .collect();
+        let summary = self.summarise(&assistant, &read, &transcript).await?;
+        match self.store.save_summary(key, &read, &summary).await {
+            Ok(()) => {
+                tracing::info!(outcome = "summarised", "memory updated");
+                Ok(Absorbed::Summarised)
+            }
+            Err(StoreError::Conflict) => Ok(Absorbed::Superseded),
+            Err(e) => Err(MemoryError::Store(e)),
+        }
+    }
+
+    /// One call to the assistant's model: the previous memory and the conversation in, the
+    /// new memory out. Its tokens count in the assistant's usage.
+    async fn summarise(
+        &self,
+        assistant: &Assistant,
+        read: &Memory,
+        transcript: &[Message],
+    ) -> Result<String, MemoryError> {
+        let started = std::time::Instant::now();
+        let prompt = Message::new(
+            Role::Human,
+            memory::summary_prompt(&read.summary, transcript),
+        );
+        let options = TurnOptions {
+            max_tokens: Some(SUMMARY_MAX_TOKENS),
+            temperature: Some(0.2),
+            system: Some(SUMMARY_INSTRUCTIONS.to_owned()),
+            ..TurnOptions::default()
+        };
+        let events =
+            run::start_turn(&self.providers, assistant, Vec::new(), &[prompt], &options).await?;
+        let completion = run::collect(events).await?;
+        let delta = UsageDelta {
+            input_tokens: u64::from(completion.usage.input_tokens),
+            output_tokens: u64::from(completion.usage.output_tokens),
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ..UsageDelta::default()
+        };
+        crate::usage::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &assistant.id,
+            delta,
+        )
+        .await;
+        memory::clean_summary(&completion.text).ok_or(MemoryError::EmptySummary)
+    }
 }

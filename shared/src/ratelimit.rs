@@ -1,10 +1,10 @@
 //! Applies rate-limit caps with exact conditional counters (see
 //! [`crate::domain::ratelimit`] for the policy and why caps are checked narrowest first).
 
+use crate::config::Settings;
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::ratelimit::Cap;
 use crate::ports::{Admission, CounterStore, StoreError};
-use crate::state::Settings;
 
 /// Which cap refused a request, and when to retry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,13 @@
 //! The run engine: drives one model reply from the provider to the client.
 //!
-//! It is shared by every streaming family. The engine owns the loop that families would
-//! otherwise each get subtly wrong: accumulating text, sending keep-alive comments while
-//! the model is silent (function URLs and proxies drop idle streams), noticing that the
-//! client went away and dropping the upstream request with it, persisting the turn before
-//! the final frame, and turning a mid-stream failure into the format's own error frame.
+//! It is the transport layer every streaming family shares, and knows nothing of stores,
+//! users or memories. The engine owns the loop that families would otherwise each get
+//! subtly wrong: accumulating text, sending keep-alive comments while the model is silent
+//! (function URLs and proxies drop idle streams), noticing that the client went away and
+//! dropping the upstream request with it, calling the completion hook (which saves the
+//! turn) before the final frame, and turning a mid-stream failure into the format's own
+//! error frame. What a turn means to the application (what is saved, what is counted)
+//! arrives as [`TurnHooks`] from the turn service ([`crate::turn`]).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -17,15 +20,14 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
+use crate::config::Pacing;
 use crate::domain::assistant::{Assistant, ModelRef};
-use crate::domain::ids::{AssistantId, RunId};
-use crate::domain::message::{Message, Role};
-use crate::domain::thread::{StoredMessage, ThreadKey};
+use crate::domain::message::Message;
+use crate::ports::StoreError;
 use crate::provider::{
     ChatRequest, DEFAULT_MAX_TOKENS, EventStream, FinishReason, MAX_TOKENS_CEILING, ProviderError,
     ProviderEvent, Providers, Usage,
 };
-use crate::state::AppState;
 use crate::stream::coalesce::Coalescer;
 use crate::stream::{Completion, Encoder};
 
@@ -77,34 +79,13 @@ pub async fn start_turn(
     provider.stream(request).await
 }
 
-/// Keep-alive period: below the ~30 s idle cut of common proxies, per the 15 s guidance.
-pub const KEEPALIVE: Duration = Duration::from_secs(15);
-/// Default spacing of snapshot frames (see [`crate::stream::coalesce`]).
-pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(50);
-
-/// The timing of a stream's frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pacing {
-    /// Silence after which a keep-alive comment is sent.
-    pub keepalive: Duration,
-    /// Least spacing of snapshot frames; zero sends one per token.
-    pub snapshot_interval: Duration,
-}
-
-impl Default for Pacing {
-    fn default() -> Self {
-        Self {
-            keepalive: KEEPALIVE,
-            snapshot_interval: SNAPSHOT_INTERVAL,
-        }
-    }
-}
 /// Bound on one reply's text, so a runaway upstream cannot grow a stored item without end.
 pub const MAX_REPLY_BYTES: usize = 128 * 1024;
 
 /// Called once the reply is complete, before the final frame; an `Err` becomes an error
 /// frame so the client learns the turn was not saved.
-pub type OnComplete = Box<dyn FnOnce(Completion) -> BoxFuture<'static, Result<(), String>> + Send>;
+pub type OnComplete =
+    Box<dyn FnOnce(Completion) -> BoxFuture<'static, Result<(), StoreError>> + Send>;
 
 /// Called instead when the turn ends early (the client hung up, or the upstream failed
 /// mid-stream) with what was produced so far; nothing is stored, but the upstream was paid.
@@ -123,64 +104,6 @@ impl TurnHooks {
             on_complete,
             on_abandon: Box::new(|_| Box::pin(async {})),
         }
-    }
-}
-
-/// The usual hooks: once the reply is complete, store `input` and the reply in the thread
-/// `key` under `run_id`, add the turn to the assistant's usage and hand the new messages to
-/// the memory the thread feeds, if any; a turn that ends early stores nothing but still
-/// counts in usage (as a request with no stored messages).
-pub fn save_turn(
-    state: &AppState,
-    assistant: &AssistantId,
-    key: ThreadKey,
-    run_id: RunId,
-    input: Vec<Message>,
-) -> TurnHooks {
-    let store = state.store.clone();
-    let clock = state.clock.clone();
-    let ttl = state.settings.thread_idle_ttl_secs;
-    let state = state.clone();
-    let assistant = assistant.clone();
-    let started = std::time::Instant::now();
-    let on_abandon: OnAbandon = {
-        let (store, clock, assistant) = (store.clone(), clock.clone(), assistant.clone());
-        Box::new(move |partial: Completion| {
-            Box::pin(async move {
-                let delta = crate::usage::of_turn(&partial, 0, started);
-                crate::usage::record(store.as_ref(), clock.as_ref(), &assistant, delta).await;
-            })
-        })
-    };
-    let on_complete: OnComplete = Box::new(move |completion: Completion| {
-        Box::pin(async move {
-            let delta = crate::usage::of_turn(&completion, input.len() + 1, started);
-            let now = clock.now_ms();
-            let mut messages: Vec<StoredMessage> = input
-                .into_iter()
-                .map(|message| StoredMessage {
-                    message,
-                    run_id: run_id.clone(),
-                    created_at: now,
-                })
-                .collect();
-            messages.push(StoredMessage {
-                message: Message::new(Role::Ai, completion.text),
-                run_id,
-                created_at: now,
-            });
-            store
-                .append_messages(&key, &messages, ttl)
-                .await
-                .map_err(|e| e.to_string())?;
-            crate::usage::record(store.as_ref(), clock.as_ref(), &assistant, delta).await;
-            crate::memory::after_save(&state, &key, messages.len());
-            Ok(())
-        })
-    });
-    TurnHooks {
-        on_complete,
-        on_abandon,
     }
 }
 
@@ -204,13 +127,14 @@ pub async fn collect(events: EventStream) -> Result<Completion, ProviderError> {
     }
 }
 
-/// Why a collected turn failed.
+/// Why a turn failed before its reply was delivered: the model could not be reached or
+/// broke off, or the store could not read the history or save the reply.
 #[derive(Debug, thiserror::Error)]
 pub enum TurnError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    #[error("the reply could not be saved: {0}")]
-    NotSaved(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Collects a whole reply and ends the turn with `hooks`, as [`stream_body`] does for
@@ -220,9 +144,7 @@ pub async fn complete(events: EventStream, hooks: TurnHooks) -> Result<Completio
     match accumulate(events).await {
         (acc, None) => {
             let completion = acc.finish();
-            (hooks.on_complete)(completion.clone())
-                .await
-                .map_err(TurnError::NotSaved)?;
+            (hooks.on_complete)(completion.clone()).await?;
             Ok(completion)
         }
         (acc, Some(err)) => {
@@ -350,8 +272,8 @@ async fn drive<E: Encoder>(
                     );
                     send_all(&tx, enc.finish(&completion)).await;
                 }
-                Err(msg) => {
-                    tracing::error!(outcome = "persist_failed", error = %msg, "run completed but was not saved");
+                Err(err) => {
+                    tracing::error!(outcome = "persist_failed", error = %err, "run completed but was not saved");
                     send_all(&tx, enc.error("the reply could not be saved; please retry")).await;
                 }
             }
@@ -461,6 +383,7 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::KEEPALIVE;
     use crate::stream::native::NativeEncoder;
     use http_body_util::BodyExt;
 
@@ -513,7 +436,7 @@ mod tests {
                 snapshot_interval: Duration::ZERO,
             },
             TurnHooks::completing(Box::new(|_| {
-                Box::pin(async { Err("must not be called".to_owned()) })
+                Box::pin(async { Err(StoreError::Unavailable("must not be called".into())) })
             })),
         );
         let text = body_text(body).await;
@@ -545,7 +468,9 @@ mod tests {
     async fn a_turn_that_fails_mid_stream_is_reported_as_abandoned_with_what_it_produced() {
         let (tx_done, rx_done) = tokio::sync::oneshot::channel();
         let hooks = TurnHooks {
-            on_complete: Box::new(|_| Box::pin(async { Err("must not be called".to_owned()) })),
+            on_complete: Box::new(|_| {
+                Box::pin(async { Err(StoreError::Unavailable("must not be called".into())) })
+            }),
             on_abandon: Box::new(move |partial| {
                 Box::pin(async move {
                     let _ = tx_done.send(partial);
@@ -679,7 +604,7 @@ mod tests {
                 snapshot_interval: Duration::ZERO,
             },
             TurnHooks::completing(Box::new(|_| {
-                Box::pin(async { Err("disk full".to_owned()) })
+                Box::pin(async { Err(StoreError::Unavailable("disk full".into())) })
             })),
         );
         let text = body_text(body).await;

@@ -1,26 +1,24 @@
-//! Owner API failures, mapped to statuses and `{"detail": ...}` in one place.
+//! The owner API's own failures, rendered with the shared ones as `{"detail": ...}`.
+//! Statuses of shared failures (body, JWT, store) are decided in
+//! [`agentgate_shared::failure`].
 
-use agentgate_shared::auth::AuthError;
-use agentgate_shared::http::{BodyError, Failure};
-use agentgate_shared::ports::StoreError;
+use agentgate_shared::failure::{Failure, Fault, Kind};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssistantsError {
     #[error(transparent)]
-    Body(#[from] BodyError),
+    Shared(#[from] Fault),
     #[error("{0}")]
     Invalid(String),
     #[error("Assistant not found")]
     NotFound,
     #[error("No memory is kept for this user")]
     NoMemory,
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
+
+agentgate_shared::shared_failures!(AssistantsError);
 
 impl From<agentgate_shared::domain::Invalid> for AssistantsError {
     fn from(e: agentgate_shared::domain::Invalid) -> Self {
@@ -30,17 +28,15 @@ impl From<agentgate_shared::domain::Invalid> for AssistantsError {
 
 impl IntoResponse for AssistantsError {
     fn into_response(self) -> Response {
+        let message = self.to_string();
         let failure = match &self {
-            Self::Body(e) => Failure::new(e.status(), e.to_string()),
-            Self::Invalid(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
-            Self::NotFound | Self::NoMemory => {
-                Failure::new(StatusCode::NOT_FOUND, self.to_string())
+            Self::Shared(fault) => fault.failure(),
+            Self::Invalid(_) => {
+                Failure::new(Kind::Invalid, StatusCode::UNPROCESSABLE_ENTITY, message)
             }
-            Self::Auth(_) => Failure::new(
-                StatusCode::UNAUTHORIZED,
-                "a valid user JWT is required: Authorization: Bearer <jwt>",
-            ),
-            Self::Store(e) => Failure::from_store(e),
+            Self::NotFound | Self::NoMemory => {
+                Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message)
+            }
         };
         failure.into_detail_response()
     }

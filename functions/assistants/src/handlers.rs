@@ -1,21 +1,25 @@
-//! Owner handlers: authenticate, parse, apply the domain rule, store conditionally.
+//! Owner handlers: the extractors authenticate and parse; each handler applies the domain
+//! rule and stores conditionally.
 
 use agentgate_shared::domain::assistant::{Assistant, DEFAULT_ROTATION_OVERLAP_SECS};
 use agentgate_shared::domain::ids::{AssistantId, UserId};
 use agentgate_shared::domain::memory::MemoryKey;
-use agentgate_shared::http::json_object;
+use agentgate_shared::http::{JsonObject, OptionalJsonObject, Owner};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::state::AppState;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::AssistantsError;
 use crate::view::{assistant_json, memory_json, parse_patch, usage_json};
+
+/// The owner, from the user JWT.
+type OwnerJwt = Owner<AssistantsError>;
+/// A JSON object body.
+type Body = JsonObject<AssistantsError>;
 
 /// How many times a patch is re-applied when another write raced it.
 const UPDATE_ATTEMPTS: usize = 3;
@@ -23,11 +27,10 @@ const UPDATE_ATTEMPTS: usize = 3;
 #[tracing::instrument(name = "create_assistant", skip_all)]
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Owner(user, ..): OwnerJwt,
+    JsonObject(body, ..): Body,
 ) -> Result<Response, AssistantsError> {
-    let user = state.jwt.verify_headers(&headers)?;
-    let patch = parse_patch(&json_object(body)?)?;
+    let patch = parse_patch(&body)?;
     let assistant = Assistant::create(user, &patch, state.clock.now_ms())?;
     tracing::Span::current().record("assistant_id", assistant.id.as_str());
     state.store.create_assistant(&assistant).await?;
@@ -37,9 +40,8 @@ pub async fn create(
 #[tracing::instrument(name = "list_assistants", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
 ) -> Result<Json<Value>, AssistantsError> {
-    let user = state.jwt.verify_headers(&headers)?;
     let all = state.store.list_assistants(&user).await?;
     Ok(Json(Value::Array(all.iter().map(assistant_json).collect())))
 }
@@ -47,10 +49,9 @@ pub async fn list(
 #[tracing::instrument(name = "read_assistant", skip_all)]
 pub async fn read(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AssistantsError> {
-    let user = state.jwt.verify_headers(&headers)?;
     let assistant = owned(&state, &user, &id).await?;
     Ok(Json(assistant_json(&assistant)))
 }
@@ -58,12 +59,11 @@ pub async fn read(
 #[tracing::instrument(name = "update_assistant", skip_all)]
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    JsonObject(body, ..): Body,
 ) -> Result<Json<Value>, AssistantsError> {
-    let user = state.jwt.verify_headers(&headers)?;
-    let patch = parse_patch(&json_object(body)?)?;
+    let patch = parse_patch(&body)?;
     let next = retry_on_conflict(&state, &user, &id, |current| {
         current
             .patched(&patch, state.clock.now_ms())
@@ -78,19 +78,15 @@ pub async fn update(
 #[tracing::instrument(name = "rotate_token", skip_all)]
 pub async fn rotate_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    OptionalJsonObject(body, ..): OptionalJsonObject<AssistantsError>,
 ) -> Result<Json<Value>, AssistantsError> {
-    let user = state.jwt.verify_headers(&headers)?;
-    let overlap = match body.as_ref().map(|b| b.is_empty()) {
-        Ok(true) => DEFAULT_ROTATION_OVERLAP_SECS,
-        _ => match json_object(body)?.get("overlap_seconds") {
-            None | Some(Value::Null) => DEFAULT_ROTATION_OVERLAP_SECS,
-            Some(v) => v.as_i64().ok_or_else(|| {
-                AssistantsError::Invalid("overlap_seconds must be an integer".into())
-            })?,
-        },
+    let overlap = match body.as_ref().and_then(|b| b.get("overlap_seconds")) {
+        None | Some(Value::Null) => DEFAULT_ROTATION_OVERLAP_SECS,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| AssistantsError::Invalid("overlap_seconds must be an integer".into()))?,
     };
     let mut minted = None;
     let next = retry_on_conflict(&state, &user, &id, |current| {
@@ -115,11 +111,10 @@ const MAX_USAGE_DAYS: i64 = 90;
 #[tracing::instrument(name = "assistant_usage", skip_all)]
 pub async fn usage(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, AssistantsError> {
-    let user = state.jwt.verify_headers(&headers)?;
     let days = match query
         .as_deref()
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("days=")))
@@ -147,12 +142,11 @@ pub async fn usage(
 /// Whose memory a memory route names: `owner` (the caller) or `end-users/{id}`.
 async fn memory_of(
     state: &AppState,
-    headers: &HeaderMap,
+    user: &UserId,
     id: &str,
     end_user: Option<&str>,
 ) -> Result<(MemoryKey, Value), AssistantsError> {
-    let user = state.jwt.verify_headers(headers)?;
-    let assistant = owned(state, &user, id).await?;
+    let assistant = owned(state, user, id).await?;
     Ok(match end_user {
         None => (
             MemoryKey::owner(&assistant.id, &user),
@@ -167,11 +161,11 @@ async fn memory_of(
 
 async fn read_memory(
     state: &AppState,
-    headers: &HeaderMap,
+    user: &UserId,
     id: &str,
     end_user: Option<&str>,
 ) -> Result<Json<Value>, AssistantsError> {
-    let (key, who) = memory_of(state, headers, id, end_user).await?;
+    let (key, who) = memory_of(state, user, id, end_user).await?;
     let memory = state
         .store
         .memory(&key)
@@ -182,11 +176,11 @@ async fn read_memory(
 
 async fn forget_memory(
     state: &AppState,
-    headers: &HeaderMap,
+    user: &UserId,
     id: &str,
     end_user: Option<&str>,
 ) -> Result<StatusCode, AssistantsError> {
-    let (key, _) = memory_of(state, headers, id, end_user).await?;
+    let (key, _) = memory_of(state, user, id, end_user).await?;
     state.store.forget(&key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -195,20 +189,20 @@ async fn forget_memory(
 #[tracing::instrument(name = "read_owner_memory", skip_all)]
 pub async fn owner_memory(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AssistantsError> {
-    read_memory(&state, &headers, &id, None).await
+    read_memory(&state, &user, &id, None).await
 }
 
 /// `DELETE /assistants/{id}/memories/owner`.
 #[tracing::instrument(name = "forget_owner_memory", skip_all)]
 pub async fn forget_owner_memory(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AssistantsError> {
-    forget_memory(&state, &headers, &id, None).await
+    forget_memory(&state, &user, &id, None).await
 }
 
 /// `GET /assistants/{id}/memories/end-users/{end_user}`: what the assistant remembers
@@ -216,10 +210,10 @@ pub async fn forget_owner_memory(
 #[tracing::instrument(name = "read_end_user_memory", skip_all)]
 pub async fn end_user_memory(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path((id, end_user)): Path<(String, String)>,
 ) -> Result<Json<Value>, AssistantsError> {
-    read_memory(&state, &headers, &id, Some(&end_user)).await
+    read_memory(&state, &user, &id, Some(&end_user)).await
 }
 
 /// `DELETE /assistants/{id}/memories/end-users/{end_user}`: forgets that user (for
@@ -227,10 +221,10 @@ pub async fn end_user_memory(
 #[tracing::instrument(name = "forget_end_user_memory", skip_all)]
 pub async fn forget_end_user_memory(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Owner(user, ..): OwnerJwt,
     Path((id, end_user)): Path<(String, String)>,
 ) -> Result<StatusCode, AssistantsError> {
-    forget_memory(&state, &headers, &id, Some(&end_user)).await
+    forget_memory(&state, &user, &id, Some(&end_user)).await
 }
 
 async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, AssistantsError> {

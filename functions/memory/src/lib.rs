@@ -2,7 +2,7 @@
 //!
 //! Each batch holds the message items just written (the template's filter passes only
 //! inserted messages that feed a memory). Messages are counted per thread and handed to
-//! [`agentgate_shared::memory::absorb`], a few threads at a time, since a summary is a
+//! [`agentgate_shared::memory::Memories::absorb`], a few threads at a time, since a summary is a
 //! model call.
 //!
 //! Failures are reported per record (`ReportBatchItemFailures`) only when the messages
@@ -11,7 +11,7 @@
 //! next message triggers it again. Redelivery may count a message twice, which only brings
 //! the next summary a little earlier.
 
-use agentgate_shared::memory::{self, MemoryError};
+use agentgate_shared::memory::MemoryError;
 use agentgate_shared::state::AppState;
 use agentgate_shared::store::dynamo::stream::{self, NewMessages};
 use aws_lambda_events::event::dynamodb::Event;
@@ -52,7 +52,7 @@ pub async fn handle(
 /// Absorbs one thread's new messages; the sequence number to redeliver from if they were
 /// not counted.
 async fn absorb(state: &AppState, group: NewMessages) -> Option<String> {
-    match memory::absorb(state, &group.thread, group.count).await {
+    match state.memories.absorb(&group.thread, group.count).await {
         Ok(outcome) => {
             tracing::info!(?outcome, messages = group.count, "messages absorbed");
             None

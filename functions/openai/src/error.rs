@@ -1,11 +1,9 @@
-//! Failures in OpenAI's error shape `{"error": {"message", "type", "param", "code"}}` with
-//! the statuses OpenAI uses, mapped in one place.
+//! The OpenAI family's own failures, and the rendering of every failure in OpenAI's error
+//! shape `{"error": {"message", "type", "param", "code"}}`. Statuses of shared failures
+//! (body, rate limits, providers, store) are decided in [`agentgate_shared::failure`];
+//! this module only names them the way OpenAI's clients expect.
 
-use agentgate_shared::http::{BodyError, Failure};
-use agentgate_shared::ports::StoreError;
-use agentgate_shared::provider::ProviderError;
-use agentgate_shared::ratelimit::{Limited, RateLimitError};
-use agentgate_shared::run;
+use agentgate_shared::failure::{Failure, Fault, Kind};
 use agentgate_shared::stream::openai::error_json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -13,7 +11,7 @@ use http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenAiError {
     #[error(transparent)]
-    Body(#[from] BodyError),
+    Shared(#[from] Fault),
     #[error("{message}")]
     Invalid {
         message: String,
@@ -31,13 +29,9 @@ pub enum OpenAiError {
         "The model '{0}' does not exist; this token serves one assistant, listed by GET /models."
     )]
     ModelNotFound(String),
-    #[error("Rate limit reached; retry after {} seconds.", .0.retry_after_secs)]
-    RateLimited(Limited),
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
+
+agentgate_shared::shared_failures!(OpenAiError);
 
 impl OpenAiError {
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
@@ -48,93 +42,48 @@ impl OpenAiError {
     }
 }
 
-impl From<RateLimitError> for OpenAiError {
-    fn from(e: RateLimitError) -> Self {
-        match e {
-            RateLimitError::Limited(l) => Self::RateLimited(l),
-            RateLimitError::Store(e) => Self::Store(e),
-        }
-    }
-}
-
-impl From<run::TurnError> for OpenAiError {
-    fn from(e: run::TurnError) -> Self {
-        match e {
-            run::TurnError::Provider(e) => Self::Provider(e),
-            run::TurnError::NotSaved(msg) => Self::Store(StoreError::Unavailable(msg)),
-        }
+/// OpenAI's `type` and `code` for a kind of failure.
+fn openai_names(kind: Kind) -> (&'static str, Option<&'static str>) {
+    match kind {
+        Kind::Invalid | Kind::NotFound | Kind::Gone => ("invalid_request_error", None),
+        Kind::Unauthenticated => ("invalid_request_error", Some("invalid_api_key")),
+        Kind::Forbidden => ("permission_error", None),
+        Kind::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
+        Kind::Unavailable => ("api_error", Some("provider_not_configured")),
+        Kind::UpstreamTimeout => ("api_error", Some("upstream_timeout")),
+        Kind::Upstream => ("api_error", Some("upstream_error")),
+        Kind::Conflict | Kind::Busy | Kind::Internal => ("api_error", None),
     }
 }
 
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let message = self.to_string();
-        let (failure, kind, param, code): (Failure, &str, Option<&str>, Option<&str>) = match &self
-        {
-            Self::Body(e) => (
-                Failure::new(e.status(), &message),
-                "invalid_request_error",
-                None,
-                None,
-            ),
+        let (failure, param, code) = match &self {
+            Self::Shared(fault) => (fault.failure(), None, None),
             Self::Invalid { param, .. } => (
-                Failure::new(StatusCode::BAD_REQUEST, &message),
-                "invalid_request_error",
+                Failure::new(Kind::Invalid, StatusCode::BAD_REQUEST, message),
                 param.as_deref(),
                 None,
             ),
             Self::MissingKey | Self::InvalidKey => (
-                Failure::new(StatusCode::UNAUTHORIZED, &message),
-                "invalid_request_error",
+                Failure::new(Kind::Unauthenticated, StatusCode::UNAUTHORIZED, message),
                 None,
-                Some("invalid_api_key"),
+                None,
             ),
             Self::NotPublic => (
-                Failure::new(StatusCode::FORBIDDEN, &message),
-                "permission_error",
+                Failure::new(Kind::Forbidden, StatusCode::FORBIDDEN, message),
                 None,
                 Some("assistant_not_public"),
             ),
             Self::ModelNotFound(_) => (
-                Failure::new(StatusCode::NOT_FOUND, &message),
-                "invalid_request_error",
+                Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
                 Some("model"),
                 Some("model_not_found"),
             ),
-            Self::RateLimited(l) => (
-                Failure {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    message: message.clone(),
-                    retry_after_secs: Some(l.retry_after_secs),
-                },
-                "rate_limit_error",
-                None,
-                Some("rate_limit_exceeded"),
-            ),
-            Self::Provider(ProviderError::NotConfigured(_)) => (
-                Failure::new(StatusCode::SERVICE_UNAVAILABLE, &message),
-                "api_error",
-                None,
-                Some("provider_not_configured"),
-            ),
-            Self::Provider(ProviderError::Timeout) => (
-                Failure::new(StatusCode::GATEWAY_TIMEOUT, &message),
-                "api_error",
-                None,
-                Some("upstream_timeout"),
-            ),
-            Self::Provider(e) => {
-                tracing::warn!(error = %e, "model provider refused the request");
-                (
-                    Failure::new(StatusCode::BAD_GATEWAY, &message),
-                    "api_error",
-                    None,
-                    Some("upstream_error"),
-                )
-            }
-            Self::Store(e) => (Failure::from_store(e), "api_error", None, None),
         };
-        let body = error_json(&failure.message, kind, param, code);
+        let (kind, default_code) = openai_names(failure.kind);
+        let body = error_json(&failure.message, kind, param, code.or(default_code));
         failure.into_response_with(body)
     }
 }

@@ -1,34 +1,25 @@
-//! Every way a run request can fail, mapped to a status and a `{"detail": ...}` body in
-//! one place. Internal causes are logged, never sent.
+//! The runs family's own failures, rendered with the shared ones as `{"detail": ...}`.
+//! Statuses of shared failures (body, JWT, rate limits, providers, store) are decided in
+//! [`agentgate_shared::failure`].
 
-use agentgate_shared::auth::AuthError;
 use agentgate_shared::domain::assistant::AccessDenied;
-use agentgate_shared::http::{BodyError, Failure};
-use agentgate_shared::ports::StoreError;
-use agentgate_shared::provider::ProviderError;
-use agentgate_shared::ratelimit::RateLimitError;
+use agentgate_shared::failure::{Failure, Fault, Kind};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunsError {
     #[error(transparent)]
-    Body(#[from] BodyError),
+    Shared(#[from] Fault),
     #[error("{0}")]
     Invalid(String),
     #[error("Assistant not found")]
     NotFound,
     #[error(transparent)]
     Denied(#[from] AccessDenied),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("Too many requests; retry after {} seconds.", .0.retry_after_secs)]
-    RateLimited(agentgate_shared::ratelimit::Limited),
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
+
+agentgate_shared::shared_failures!(RunsError);
 
 impl From<agentgate_shared::domain::Invalid> for RunsError {
     fn from(e: agentgate_shared::domain::Invalid) -> Self {
@@ -36,47 +27,21 @@ impl From<agentgate_shared::domain::Invalid> for RunsError {
     }
 }
 
-impl From<RateLimitError> for RunsError {
-    fn from(e: RateLimitError) -> Self {
-        match e {
-            RateLimitError::Limited(l) => Self::RateLimited(l),
-            RateLimitError::Store(e) => Self::Store(e),
-        }
-    }
-}
-
 impl IntoResponse for RunsError {
     fn into_response(self) -> Response {
+        let message = self.to_string();
         let failure = match &self {
-            Self::Body(e) => Failure::new(e.status(), e.to_string()),
-            Self::Invalid(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
-            Self::NotFound => Failure::new(StatusCode::NOT_FOUND, self.to_string()),
+            Self::Shared(fault) => fault.failure(),
+            Self::Invalid(_) => {
+                Failure::new(Kind::Invalid, StatusCode::UNPROCESSABLE_ENTITY, message)
+            }
+            Self::NotFound => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
             Self::Denied(AccessDenied::MissingToken) => {
-                Failure::new(StatusCode::UNAUTHORIZED, self.to_string())
+                Failure::new(Kind::Unauthenticated, StatusCode::UNAUTHORIZED, message)
             }
             Self::Denied(AccessDenied::NotPublic | AccessDenied::InvalidToken) => {
-                Failure::new(StatusCode::FORBIDDEN, self.to_string())
+                Failure::new(Kind::Forbidden, StatusCode::FORBIDDEN, message)
             }
-            Self::Auth(_) => Failure::new(
-                StatusCode::UNAUTHORIZED,
-                "a valid user JWT is required: Authorization: Bearer <jwt>",
-            ),
-            Self::RateLimited(l) => Failure {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                message: self.to_string(),
-                retry_after_secs: Some(l.retry_after_secs),
-            },
-            Self::Provider(e @ ProviderError::NotConfigured(_)) => {
-                Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-            }
-            Self::Provider(e @ ProviderError::Timeout) => {
-                Failure::new(StatusCode::GATEWAY_TIMEOUT, e.to_string())
-            }
-            Self::Provider(e) => {
-                tracing::warn!(error = %e, "model provider refused the run");
-                Failure::new(StatusCode::BAD_GATEWAY, e.to_string())
-            }
-            Self::Store(e) => Failure::from_store(e),
         };
         failure.into_detail_response()
     }

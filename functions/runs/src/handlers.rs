@@ -1,21 +1,18 @@
-//! Thin handlers: parse, authorize, then hand the turn to the shared run engine.
+//! Thin handlers: parse, authorize, pick the thread, then hand the turn to the turn service
+//! with the native encoder.
 
 use agentgate_shared::domain::assistant::Assistant;
-use agentgate_shared::domain::ids::{RunId, ThreadId};
+use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::memory::MemoryKey;
-use agentgate_shared::domain::message::Message;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::domain::token;
-use agentgate_shared::http::sse_response;
-use agentgate_shared::http::{SourceIp, json_object};
+use agentgate_shared::http::{JsonObject, Owner, SourceIp, sse_response};
 use agentgate_shared::memory;
 use agentgate_shared::ratelimit;
-use agentgate_shared::run;
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::native::NativeEncoder;
-use axum::body::Bytes;
+use agentgate_shared::turn::Turn;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::response::Response;
 use http::HeaderMap;
 
@@ -28,15 +25,10 @@ pub async fn public_stream(
     State(state): State<AppState>,
     SourceIp(ip): SourceIp,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonObject(body, ..): JsonObject<RunsError>,
 ) -> Result<Response, RunsError> {
-    let req = RunRequest::parse(&json_object(body)?, Caller::Public)?;
-    tracing::Span::current().record("assistant_id", req.assistant_id.as_str());
-    let assistant = state
-        .store
-        .get_assistant(&req.assistant_id)
-        .await?
-        .ok_or(RunsError::NotFound)?;
+    let req = RunRequest::parse(&body, Caller::Public)?;
+    let assistant = find(&state, &req, |_| true).await?;
     let presented = token::extract(&headers, req.token.as_deref()).map(|(_, t)| t);
     assistant.admit_public(presented, state.clock.now_secs())?;
     let caps = ratelimit::public_caps(
@@ -54,19 +46,12 @@ pub async fn public_stream(
 #[tracing::instrument(name = "owner_run", skip_all)]
 pub async fn owner_stream(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Owner(user, ..): Owner<RunsError>,
+    JsonObject(body, ..): JsonObject<RunsError>,
 ) -> Result<Response, RunsError> {
-    let user = state.jwt.verify_headers(&headers)?;
-    let req = RunRequest::parse(&json_object(body)?, Caller::Owner)?;
-    tracing::Span::current().record("assistant_id", req.assistant_id.as_str());
-    let assistant = state
-        .store
-        .get_assistant(&req.assistant_id)
-        .await?
-        // Someone else's assistant is reported as absent, not as forbidden.
-        .filter(|a| a.owner == user)
-        .ok_or(RunsError::NotFound)?;
+    let req = RunRequest::parse(&body, Caller::Owner)?;
+    // Someone else's assistant is reported as absent, not as forbidden.
+    let assistant = find(&state, &req, |a| a.owner == user).await?;
     let thread_id = req.thread_id.clone().unwrap_or_else(ThreadId::mint);
     let key = ThreadKey::owner(&assistant.id, &user, &thread_id).with_memory(memory::scope(
         &assistant,
@@ -75,36 +60,30 @@ pub async fn owner_stream(
     run_turn(&state, &assistant, key, thread_id, req).await
 }
 
+/// The assistant the request names, if `visible` to the caller.
+async fn find(
+    state: &AppState,
+    req: &RunRequest,
+    visible: impl Fn(&Assistant) -> bool,
+) -> Result<Assistant, RunsError> {
+    tracing::Span::current().record("assistant_id", req.assistant_id.as_str());
+    state
+        .store
+        .get_assistant(&req.assistant_id)
+        .await?
+        .filter(visible)
+        .ok_or(RunsError::NotFound)
+}
+
 async fn run_turn(
     state: &AppState,
     assistant: &Assistant,
     key: ThreadKey,
     thread_id: ThreadId,
-    mut req: RunRequest,
+    req: RunRequest,
 ) -> Result<Response, RunsError> {
-    req.options.memory = memory::recall(state, key.memory()).await;
-    let history: Vec<Message> = state
-        .store
-        .recent_messages(&key, state.settings.history_limit)
-        .await?
-        .into_iter()
-        .map(|m| m.message)
-        .collect();
-    let events = run::start_turn(
-        &state.providers,
-        assistant,
-        history,
-        &req.input,
-        &req.options,
-    )
-    .await?;
-    let run_id = RunId::mint();
-    let encoder = NativeEncoder::new(run_id.as_str(), thread_id.as_str());
-    let body = run::stream_body(
-        events,
-        encoder,
-        state.settings.pacing,
-        run::save_turn(state, &assistant.id, key, run_id, req.input),
-    );
-    Ok(sse_response(body))
+    let turn = Turn::new(assistant, key, req.input).options(req.options);
+    let started = state.turns.start(turn).await?;
+    let encoder = NativeEncoder::new(started.run_id.as_str(), thread_id.as_str());
+    Ok(sse_response(started.stream(encoder)))
 }

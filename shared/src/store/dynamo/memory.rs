@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
 use super::errors::{classify, condition_failed};
-use super::items::{self, TTL, n, s};
+use super::items::{self, Item, TTL, get_n, n, opt_n, s};
 use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
 use crate::ports::{MemoryStore, StoreError};
 
@@ -117,5 +117,21 @@ impl MemoryStore for DynamoStore {
             .await
             .map_err(|e| classify("DeleteItem", e))?;
         Ok(())
+    }
+}
+
+impl TryFrom<&Item> for Memory {
+    type Error = StoreError;
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            summary: item
+                .get("summary")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default(),
+            version: get_n(item, "version")?,
+            pending: u64::try_from(opt_n(item, "pending").unwrap_or(0)).unwrap_or(0),
+            updated_at: opt_n(item, "updated_at").unwrap_or(0),
+        })
     }
 }

@@ -8,7 +8,8 @@
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use serde_dynamo::AttributeValue as StreamValue;
 
-use super::items::{self, Item, n, s};
+use super::items::{Item, n, s};
+use super::threads::{is_message, message_thread};
 use crate::domain::thread::ThreadKey;
 
 /// New messages of one thread in one batch.
@@ -47,10 +48,10 @@ fn memory_thread(record: &EventRecord) -> Option<ThreadKey> {
         return None;
     }
     let item = to_item(&record.change.new_image);
-    if !items::is_message(&item) {
+    if !is_message(&item) {
         return None;
     }
-    match items::message_thread(&item) {
+    match message_thread(&item) {
         Ok(thread) => thread.memory().is_some().then_some(thread),
         Err(e) => {
             tracing::warn!(error = %e, event_id = %record.event_id, "stream record skipped");

@@ -1,0 +1,186 @@
+//! Assistants and the token index: an assistant row holds the whole assistant as JSON; the
+//! token table maps each live token digest to its assistant, claimed in the same
+//! transaction as the assistant write.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, corrupt, unavailable};
+use crate::domain::assistant::Assistant;
+use crate::domain::ids::{AssistantId, UserId};
+use crate::domain::token::TokenDigest;
+use crate::ports::{AssistantStore, StoreError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS assistants (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assistants_by_owner ON assistants (owner, created_at);
+CREATE TABLE IF NOT EXISTS tokens (
+    digest TEXT PRIMARY KEY,
+    assistant_id TEXT NOT NULL,
+    expires_at INTEGER
+);
+";
+
+/// The tokens whose index rows an assistant owns at `now` (an expired overlap token's row
+/// may already belong to another assistant).
+fn live_tokens(a: &Assistant, now: i64) -> Vec<(String, Option<i64>)> {
+    [a.token.as_ref(), a.previous_token.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter(|t| t.expires_at.is_none_or(|e| e > now))
+        .map(|t| (t.digest.to_hex(), t.expires_at))
+        .collect()
+}
+
+fn claim_token(
+    tx: &rusqlite::Transaction<'_>,
+    digest: &str,
+    id: &str,
+    expires_at: Option<i64>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let holder: Option<(String, Option<i64>)> = tx
+        .query_row(
+            "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
+            params![digest],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    if let Some((owner, exp)) = holder {
+        let live = exp.is_none_or(|e| e > now);
+        if owner != id && live {
+            return Err(StoreError::TokenTaken);
+        }
+    }
+    tx.execute(
+        "INSERT INTO tokens (digest, assistant_id, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(digest) DO UPDATE SET assistant_id = excluded.assistant_id, expires_at = excluded.expires_at",
+        params![digest, id, expires_at],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn decode_assistant(body: &str) -> Result<Assistant, StoreError> {
+    serde_json::from_str(body).map_err(corrupt)
+}
+
+#[async_trait]
+impl AssistantStore for SqliteStore {
+    async fn create_assistant(&self, assistant: &Assistant) -> Result<(), StoreError> {
+        let a = assistant.clone();
+        let body = serde_json::to_string(&a).map_err(corrupt)?;
+        self.tx(move |tx, now| {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO assistants (id, owner, created_at, version, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(id) DO NOTHING",
+                    params![a.id.as_str(), a.owner.as_str(), a.created_at, a.version as i64, body],
+                )
+                .map_err(unavailable)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            for (digest, exp) in live_tokens(&a, now) {
+                claim_token(tx, &digest, a.id.as_str(), exp, now)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_assistant(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.tx(move |tx, _| {
+            tx.query_row(
+                "SELECT body FROM assistants WHERE id = ?1",
+                params![id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(unavailable)?
+            .map(|b| decode_assistant(&b))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_assistants(&self, owner: &UserId) -> Result<Vec<Assistant>, StoreError> {
+        let owner = owner.as_str().to_owned();
+        self.tx(move |tx, _| {
+            let mut stmt = tx
+                .prepare("SELECT body FROM assistants WHERE owner = ?1 ORDER BY created_at, id")
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![owner], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable).and_then(|b| decode_assistant(&b)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn update_assistant(&self, prev: &Assistant, next: &Assistant) -> Result<(), StoreError> {
+        let (prev, next) = (prev.clone(), next.clone());
+        let body = serde_json::to_string(&next).map_err(corrupt)?;
+        self.tx(move |tx, now| {
+            let changed = tx
+                .execute(
+                    "UPDATE assistants SET body = ?1, version = ?2 WHERE id = ?3 AND version = ?4",
+                    params![
+                        body,
+                        next.version as i64,
+                        next.id.as_str(),
+                        prev.version as i64
+                    ],
+                )
+                .map_err(unavailable)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict);
+            }
+            let keep = live_tokens(&next, now);
+            for (digest, _) in live_tokens(&prev, now) {
+                if !keep.iter().any(|(d, _)| *d == digest) {
+                    tx.execute(
+                        "DELETE FROM tokens WHERE digest = ?1 AND assistant_id = ?2",
+                        params![digest, next.id.as_str()],
+                    )
+                    .map_err(unavailable)?;
+                }
+            }
+            for (digest, exp) in keep {
+                claim_token(tx, &digest, next.id.as_str(), exp, now)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_assistant_by_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<AssistantId>, StoreError> {
+        let digest = digest.to_hex();
+        self.tx(move |tx, now| {
+            let row: Option<(String, Option<i64>)> = tx
+                .query_row(
+                    "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
+                    params![digest],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.filter(|(_, exp)| exp.is_none_or(|e| e > now))
+                .map(|(id, _)| AssistantId::parse(&id).map_err(corrupt))
+                .transpose()
+        })
+        .await
+    }
+}

@@ -1,0 +1,66 @@
+//! Capped fixed-window counters: one row per counter key, restarted when expired.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, unavailable};
+use crate::ports::{Admission, CounterStore, StoreError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS counters (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+";
+
+#[async_trait]
+impl CounterStore for SqliteStore {
+    async fn increment_below(
+        &self,
+        key: &str,
+        limit: u64,
+        expires_at: i64,
+    ) -> Result<Admission, StoreError> {
+        let key = key.to_owned();
+        self.tx(move |tx, now| {
+            let current: u64 = tx
+                .query_row(
+                    "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
+                    params![key, now],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map_err(unavailable)?
+                .map_or(0, |v| u64::try_from(v).unwrap_or(0));
+            if current >= limit {
+                return Ok(Admission::Rejected);
+            }
+            let next = current + 1;
+            tx.execute(
+                "INSERT INTO counters (key, value, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                params![key, next as i64, expires_at],
+            )
+            .map_err(unavailable)?;
+            Ok(Admission::Admitted(next))
+        })
+        .await
+    }
+
+    async fn counter_value(&self, key: &str) -> Result<u64, StoreError> {
+        let key = key.to_owned();
+        self.tx(move |tx, now| {
+            Ok(tx
+                .query_row(
+                    "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
+                    params![key, now],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map_err(unavailable)?
+                .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+        })
+        .await
+    }
+}

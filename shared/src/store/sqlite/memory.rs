@@ -1,0 +1,123 @@
+//! Per-user memories: one row per memory key with its summary, version and pending count.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, to_i64, unavailable};
+use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
+use crate::ports::{MemoryStore, StoreError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS memories (
+    key TEXT PRIMARY KEY,
+    summary TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    pending INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+";
+
+fn read_memory(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    now: i64,
+) -> Result<Option<Memory>, StoreError> {
+    tx.query_row(
+        "SELECT summary, version, pending, updated_at FROM memories WHERE key = ?1 AND expires_at > ?2",
+        params![key, now],
+        |r| {
+            Ok(Memory {
+                summary: r.get(0)?,
+                version: r.get(1)?,
+                pending: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                updated_at: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(unavailable)
+}
+
+#[async_trait]
+impl MemoryStore for SqliteStore {
+    async fn memory(&self, key: &MemoryKey) -> Result<Option<Memory>, StoreError> {
+        let key = key.as_str().to_owned();
+        self.tx(move |tx, now| read_memory(tx, &key, now)).await
+    }
+
+    async fn add_pending(&self, key: &MemoryKey, messages: u64) -> Result<Memory, StoreError> {
+        let key = key.as_str().to_owned();
+        let fresh_version = self.clock.now_ms();
+        self.tx(move |tx, now| {
+            let mut memory = read_memory(tx, &key, now)?.unwrap_or(Memory {
+                version: fresh_version,
+                ..Memory::default()
+            });
+            memory.pending = memory.pending.saturating_add(messages);
+            tx.execute(
+                "INSERT INTO memories (key, summary, version, pending, updated_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(key) DO UPDATE SET summary = excluded.summary,
+                   version = excluded.version, pending = excluded.pending,
+                   updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                params![
+                    key,
+                    memory.summary,
+                    memory.version,
+                    to_i64(memory.pending),
+                    memory.updated_at,
+                    now + MEMORY_RETENTION_SECS
+                ],
+            )
+            .map_err(unavailable)?;
+            Ok(memory)
+        })
+        .await
+    }
+
+    async fn save_summary(
+        &self,
+        key: &MemoryKey,
+        read: &Memory,
+        summary: &str,
+    ) -> Result<(), StoreError> {
+        let key = key.as_str().to_owned();
+        let (version, consumed, summary) = (read.version, to_i64(read.pending), summary.to_owned());
+        let now_ms = self.clock.now_ms();
+        self.tx(move |tx, now| {
+            let changed = tx
+                .execute(
+                    "UPDATE memories SET summary = ?1, version = version + 1,
+                       pending = MAX(pending - ?2, 0), updated_at = ?3, expires_at = ?4
+                     WHERE key = ?5 AND version = ?6 AND expires_at > ?7",
+                    params![
+                        summary,
+                        consumed,
+                        now_ms,
+                        now + MEMORY_RETENTION_SECS,
+                        key,
+                        version,
+                        now
+                    ],
+                )
+                .map_err(unavailable)?;
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict)
+            }
+        })
+        .await
+    }
+
+    async fn forget(&self, key: &MemoryKey) -> Result<(), StoreError> {
+        let key = key.as_str().to_owned();
+        self.tx(move |tx, _| {
+            tx.execute("DELETE FROM memories WHERE key = ?1", params![key])
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+}

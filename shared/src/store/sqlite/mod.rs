@@ -1,0 +1,98 @@
+//! The embedded store for local runs: SQLite in a data folder, one file per port with the
+//! port's tables beside it.
+//!
+//! It honours the same contract as the DynamoDB adapter (conditional creates and updates,
+//! exact capped counters, expired items invisible), so the local server behaves like the
+//! deployed one. One connection behind a mutex is plenty for a laptop and makes every
+//! operation a serialised transaction; calls run on tokio's blocking pool so the async
+//! runtime never waits on disk.
+
+mod assistants;
+mod counters;
+mod memory;
+mod threads;
+mod usage;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::clock::Clock;
+use crate::ports::StoreError;
+
+/// SQLite-backed implementation of every store port.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+pub(super) fn unavailable(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+pub(super) fn corrupt(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(err.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file `dir/agentgate.sqlite3`.
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(unavailable)?;
+        let conn = Connection::open(dir.join("agentgate.sqlite3")).map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
+        for schema in [
+            assistants::SCHEMA,
+            threads::SCHEMA,
+            counters::SCHEMA,
+            usage::SCHEMA,
+            memory::SCHEMA,
+        ] {
+            conn.execute_batch(schema).map_err(unavailable)?;
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            clock,
+        })
+    }
+
+    /// Runs `f` inside an immediate (write-locked) transaction on the blocking pool.
+    pub(super) async fn tx<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let now = self.clock.now_secs();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| unavailable("store lock poisoned"))?;
+            let tx = guard
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let out = f(&tx, now)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(out)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+/// SQLite integers are signed; counts beyond `i64::MAX` saturate.
+pub(super) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,271 @@
+//! [`TestApp`]: one family's router on a temporary embedded store, with mock OpenAI and
+//! Anthropic upstreams, booted in one call; and the request helpers that let a family's
+//! tests read as the scenario instead of as setup.
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::upstream::{Behavior, MockUpstream};
+use super::{jwt, mock_providers, state_with, tempdir, test_settings};
+use crate::config::Settings;
+use crate::domain::assistant::{Assistant, AssistantPatch};
+use crate::domain::ids::UserId;
+use crate::provider::ProviderSettings;
+use crate::state::AppState;
+
+/// A family under test.
+pub struct TestApp {
+    pub state: AppState,
+    /// The OpenAI-compatible upstream (`openai:<model>` assistants).
+    pub openai: MockUpstream,
+    /// The Anthropic upstream (`anthropic:<model>` assistants).
+    pub anthropic: MockUpstream,
+    router: fn(AppState) -> Router,
+    _dir: tempfile::TempDir,
+}
+
+/// How a [`TestApp`] is built: [`TestApp::build`], then options, then [`Self::start`].
+pub struct TestAppBuilder {
+    router: fn(AppState) -> Router,
+    settings: Settings,
+    providers: bool,
+}
+
+impl TestAppBuilder {
+    /// Changes the settings (caps, history limit...) before the state is built.
+    #[must_use]
+    pub fn settings(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        change(&mut self.settings);
+        self
+    }
+
+    /// Configures no provider at all (only `echo` assistants answer).
+    #[must_use]
+    pub fn without_providers(mut self) -> Self {
+        self.providers = false;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let openai = MockUpstream::openai(Behavior::Reply(vec!["Hello".into(), "!".into()])).await;
+        let anthropic = MockUpstream::anthropic(Behavior::Reply(vec!["Hi".into()])).await;
+        let providers = if self.providers {
+            mock_providers(Some(&openai), Some(&anthropic))
+        } else {
+            ProviderSettings::default()
+        };
+        let dir = tempdir();
+        let state = state_with(dir.path(), providers, self.settings);
+        TestApp {
+            state,
+            openai,
+            anthropic,
+            router: self.router,
+            _dir: dir,
+        }
+    }
+}
+
+impl TestApp {
+    /// `router`'s family with default settings and both mock upstreams.
+    pub async fn new(router: fn(AppState) -> Router) -> Self {
+        Self::build(router).start().await
+    }
+
+    pub fn build(router: fn(AppState) -> Router) -> TestAppBuilder {
+        TestAppBuilder {
+            router,
+            settings: test_settings(),
+            providers: true,
+        }
+    }
+
+    /// The family's router over this app's state.
+    pub fn router(&self) -> Router {
+        (self.router)(self.state.clone())
+    }
+
+    /// A user JWT for `sub`.
+    pub fn jwt(&self, sub: &str) -> String {
+        jwt(&self.state, sub)
+    }
+
+    /// Stores an assistant of `owner` named "bot" with `configurable`.
+    pub async fn assistant(&self, owner: &str, configurable: Value) -> Assistant {
+        let patch = AssistantPatch {
+            name: Some("bot".into()),
+            configurable: configurable.as_object().cloned().unwrap_or_default(),
+        };
+        let owner = UserId::parse(owner).expect("owner id");
+        let a = Assistant::create(owner, &patch, self.state.clock.now_ms()).expect("assistant");
+        self.state
+            .store
+            .create_assistant(&a)
+            .await
+            .expect("store assistant");
+        a
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> TestRequest<'_> {
+        TestRequest {
+            app: self,
+            builder: http::Request::builder().method(method).uri(path),
+            body: Body::empty(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::POST, path)
+    }
+
+    pub fn patch(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    /// Sends a ready-made request (a sample event, say) through the router.
+    pub async fn send(&self, req: http::Request<Body>) -> TestResponse {
+        let resp = self.router().oneshot(req).await.expect("router answers");
+        TestResponse::read(resp).await
+    }
+}
+
+/// A request being built for a [`TestApp`].
+pub struct TestRequest<'a> {
+    app: &'a TestApp,
+    builder: http::request::Builder,
+    body: Body,
+}
+
+impl TestRequest<'_> {
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    #[must_use]
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// A JSON body (with its content type).
+    #[must_use]
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
+    /// A raw body.
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let req = self.builder.body(self.body).expect("valid request");
+        self.app.send(req).await
+    }
+}
+
+/// A response read whole.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {}", self.data))
+    }
+}
+
+impl TestResponse {
+    pub async fn read(resp: http::Response<Body>) -> Self {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        Self {
+            status,
+            headers,
+            text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
+    }
+
+    /// The `detail` of a `{"detail": ...}` error.
+    pub fn detail(&self) -> String {
+        self.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The `error.code` of a `{"error": {"code", ...}}` error.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The events of an SSE body, comments dropped.
+    pub fn sse(&self) -> Vec<SseEvent> {
+        parse_sse(&self.text)
+    }
+}
+
+/// The events of an SSE text, comments dropped.
+pub fn parse_sse(text: &str) -> Vec<SseEvent> {
+    text.split("\n\n")
+        .filter_map(|frame| {
+            let mut event = None;
+            let mut data: Vec<&str> = Vec::new();
+            for line in frame.lines() {
+                if let Some(name) = line.strip_prefix("event: ") {
+                    event = Some(name.to_owned());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push(d);
+                }
+            }
+            (event.is_some() || !data.is_empty()).then(|| SseEvent {
+                event,
+                data: data.join("\n"),
+            })
+        })
+        .collect()
+}

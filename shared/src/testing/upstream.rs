@@ -1,0 +1,295 @@
+//! A mock LLM upstream that speaks the providers' real streaming wire formats (OpenAI chat
+//! completions chunks, Anthropic Messages events), records what it was asked, and can be
+//! told to fail, break mid-stream or go slow.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+/// What the mock upstream does with each request.
+#[derive(Debug, Clone)]
+pub enum Behavior {
+    /// Streams these pieces, then finishes normally.
+    Reply(Vec<String>),
+    /// Answers with this HTTP status and an error body in the provider's shape.
+    Fail(u16, String),
+    /// Streams these pieces, then an in-stream error event.
+    BreakAfter(Vec<String>),
+}
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub body: Value,
+    pub authorization: Option<String>,
+    pub api_key: Option<String>,
+}
+
+#[derive(Clone)]
+struct MockState {
+    behavior: Arc<Mutex<Behavior>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    delay: Arc<Mutex<Duration>>,
+    /// Responses whose stream was dropped before its last frame (the caller hung up).
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a response stream dropped before it finished.
+struct CutWatch {
+    finished: Arc<std::sync::atomic::AtomicBool>,
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for CutWatch {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering;
+        if !self.finished.load(Ordering::SeqCst) {
+            self.cut.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A local server speaking OpenAI's or Anthropic's streaming API.
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    state: MockState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MockUpstream {
+    /// An OpenAI-compatible server; its base URL (with `/v1`) is [`Self::openai_base_url`].
+    pub async fn openai(behavior: Behavior) -> Self {
+        Self::spawn("/v1/chat/completions", behavior, openai_handler).await
+    }
+
+    /// An Anthropic Messages server; its base URL is [`Self::base_url`].
+    pub async fn anthropic(behavior: Behavior) -> Self {
+        Self::spawn("/v1/messages", behavior, anthropic_handler).await
+    }
+
+    async fn spawn<H, T>(path: &str, behavior: Behavior, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, MockState> + Clone + Send + Sync + 'static,
+        T: 'static,
+    {
+        let state = MockState {
+            behavior: Arc::new(Mutex::new(behavior)),
+            seen: Arc::default(),
+            delay: Arc::new(Mutex::new(Duration::from_millis(5))),
+            cut: Arc::default(),
+        };
+        let app = Router::new()
+            .route(path, post(handler))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind mock upstream");
+        let addr = listener.local_addr().expect("mock address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, state, task }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn openai_base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn set_behavior(&self, behavior: Behavior) {
+        if let Ok(mut b) = self.state.behavior.lock() {
+            *b = behavior;
+        }
+    }
+
+    /// Pause between streamed frames.
+    pub fn set_delay(&self, delay: Duration) {
+        if let Ok(mut d) = self.state.delay.lock() {
+            *d = delay;
+        }
+    }
+
+    /// How many responses were cut off by the caller before their last frame.
+    pub fn cut_streams(&self) -> usize {
+        self.state.cut.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state
+            .seen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn record(state: &MockState, headers: &http::HeaderMap, body: &Bytes) -> Behavior {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if let Ok(mut seen) = state.seen.lock() {
+        seen.push(Seen {
+            body: serde_json::from_slice(body).unwrap_or(Value::Null),
+            authorization: header("authorization"),
+            api_key: header("x-api-key"),
+        });
+    }
+    state
+        .behavior
+        .lock()
+        .map(|b| b.clone())
+        .unwrap_or(Behavior::Reply(vec![]))
+}
+
+fn sse(frames: Vec<String>, state: &MockState) -> Response {
+    let delay = state.delay.lock().map(|d| *d).unwrap_or_default();
+    let watch = CutWatch {
+        finished: Arc::default(),
+        cut: state.cut.clone(),
+    };
+    let finished = watch.finished.clone();
+    let stream = futures::stream::iter(frames)
+        .then(move |f| async move {
+            tokio::time::sleep(delay).await;
+            Ok::<_, std::convert::Infallible>(Bytes::from(f))
+        })
+        .chain(futures::stream::once(async move {
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(Bytes::new())
+        }))
+        .map(move |frame| {
+            let _ = &watch;
+            frame
+        });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
+fn error_response(status: u16, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+async fn openai_handler(
+    State(state): State<MockState>,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let behavior = record(&state, &headers, &body);
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
+                   "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let pieces = match &behavior {
+        Behavior::Fail(status, msg) => {
+            return error_response(
+                *status,
+                json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": null}}),
+            );
+        }
+        Behavior::Reply(p) | Behavior::BreakAfter(p) => p.clone(),
+    };
+    let mut frames = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    frames.extend(
+        pieces
+            .iter()
+            .map(|p| chunk(json!({"content": p}), Value::Null)),
+    );
+    if matches!(behavior, Behavior::BreakAfter(_)) {
+        frames.push(format!(
+            "data: {}\n\n",
+            json!({"error": {"message": "mock upstream broke", "type": "server_error"}})
+        ));
+    } else {
+        frames.push(chunk(json!({}), json!("stop")));
+        frames.push(format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
+                   "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": pieces.len(), "total_tokens": 11 + pieces.len()}})
+        ));
+        frames.push("data: [DONE]\n\n".to_owned());
+    }
+    sse(frames, &state)
+}
+
+async fn anthropic_handler(
+    State(state): State<MockState>,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let behavior = record(&state, &headers, &body);
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let pieces = match &behavior {
+        Behavior::Fail(status, msg) => {
+            return error_response(
+                *status,
+                json!({"type": "error", "error": {"type": "invalid_request_error", "message": msg}}),
+            );
+        }
+        Behavior::Reply(p) | Behavior::BreakAfter(p) => p.clone(),
+    };
+    let mut frames = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            "role": "assistant", "content": [], "model": "mock", "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 13, "output_tokens": 1}}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ev("ping", json!({"type": "ping"})),
+    ];
+    frames.extend(pieces.iter().map(|p| {
+        ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
+    }));
+    if matches!(behavior, Behavior::BreakAfter(_)) {
+        frames.push(ev("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
+    } else {
+        frames.push(ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ));
+        frames.push(ev(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn",
+            "stop_sequence": null}, "usage": {"output_tokens": pieces.len()}}),
+        ));
+        frames.push(ev("message_stop", json!({"type": "message_stop"})));
+    }
+    sse(frames, &state)
+}

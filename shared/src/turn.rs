@@ -1,0 +1,247 @@
+//! The turn service: one model turn, the same for every family.
+//!
+//! Whatever the wire format, a turn is the same sequence: read the thread's history and
+//! the user's memory, start the model, and once the reply is complete save it with the
+//! turn's usage and hand the new messages to the memory they feed (a turn that ends early
+//! saves nothing but still counts, since the provider was paid). Families only parse their
+//! request, pick their caps and choose an encoder; this module decides the rest once, so a
+//! new post-turn effect lands here and nowhere else. The transport (keep-alives, client
+//! gone, error frames) is the engine's, in [`crate::run`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::assistant::Assistant;
+use crate::domain::ids::{AssistantId, RunId};
+use crate::domain::message::{Message, Role};
+use crate::domain::thread::{StoredMessage, ThreadKey};
+use crate::memory::Memories;
+use crate::ports::{Store, StoreError};
+use crate::provider::{EventStream, Providers};
+use crate::run::{self, OnAbandon, OnComplete, TurnError, TurnHooks, TurnOptions};
+use crate::stream::{Completion, Encoder};
+
+/// Where the earlier messages of a turn come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum History {
+    /// The thread's latest messages, up to the configured history limit.
+    Stored,
+    /// Already read by the family (for example to tell whether a conversation exists).
+    Given(Vec<Message>),
+    /// The client sends the whole conversation itself (OpenAI-style APIs).
+    Sent,
+}
+
+/// What a family asks of the service: whose turn, in which thread, with what input.
+#[derive(Debug, Clone)]
+pub struct Turn<'a> {
+    assistant: &'a Assistant,
+    thread: ThreadKey,
+    history: History,
+    input: Vec<Message>,
+    saved: Option<Vec<Message>>,
+    options: TurnOptions,
+}
+
+impl<'a> Turn<'a> {
+    /// A turn of `assistant` in `thread` sending `input` after the stored history; `input`
+    /// is what is saved with the reply.
+    pub fn new(assistant: &'a Assistant, thread: ThreadKey, input: Vec<Message>) -> Self {
+        Self {
+            assistant,
+            thread,
+            history: History::Stored,
+            input,
+            saved: None,
+            options: TurnOptions::default(),
+        }
+    }
+
+    #[must_use]
+    pub fn history(mut self, history: History) -> Self {
+        self.history = history;
+        self
+    }
+
+    #[must_use]
+    pub fn options(mut self, options: TurnOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Saves `messages` with the reply instead of the whole input (a client that resends
+    /// the conversation adds only its new turn to the transcript).
+    #[must_use]
+    pub fn saving(mut self, messages: Vec<Message>) -> Self {
+        self.saved = Some(messages);
+        self
+    }
+}
+
+/// A turn whose model call has started: stream it with a family's encoder, or collect it.
+pub struct Started {
+    /// The id of this turn's reply (saved with its messages).
+    pub run_id: RunId,
+    events: EventStream,
+    hooks: TurnHooks,
+    service: Turns,
+}
+
+impl Started {
+    /// The response body: the reply in `encoder`'s wire format, saved before its last frame.
+    pub fn stream<E: Encoder>(self, encoder: E) -> Body {
+        run::stream_body(
+            self.events,
+            encoder,
+            self.service.settings.pacing,
+            self.hooks,
+        )
+    }
+
+    /// The whole reply, saved, for APIs that do not stream.
+    pub async fn complete(self) -> Result<Completion, TurnError> {
+        run::complete(self.events, self.hooks).await
+    }
+}
+
+/// The service. Cheap to clone; built once by the composition root.
+#[derive(Clone)]
+pub struct Turns {
+    store: Arc<dyn Store>,
+    providers: Providers,
+    clock: Arc<dyn Clock>,
+    settings: Arc<Settings>,
+    memories: Memories,
+}
+
+impl std::fmt::Debug for Turns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Turns").finish_non_exhaustive()
+    }
+}
+
+impl Turns {
+    pub fn new(
+        store: Arc<dyn Store>,
+        providers: Providers,
+        clock: Arc<dyn Clock>,
+        settings: Arc<Settings>,
+        memories: Memories,
+    ) -> Self {
+        Self {
+            store,
+            providers,
+            clock,
+            settings,
+            memories,
+        }
+    }
+
+    /// The history of `thread` if it holds any message: a conversation to continue. At
+    /// least one message is read, so a conversation is recognised even when the history
+    /// limit sends none to the model.
+    pub async fn existing(&self, thread: &ThreadKey) -> Result<Option<Vec<Message>>, StoreError> {
+        let limit = self.settings.history_limit;
+        let found = self.store.recent_messages(thread, limit.max(1)).await?;
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let skip = found.len().saturating_sub(limit);
+        Ok(Some(
+            found.into_iter().skip(skip).map(|m| m.message).collect(),
+        ))
+    }
+
+    /// Reads what the turn needs, starts the model and prepares the save. Errors here
+    /// happen before any response byte, so families answer them with a status.
+    pub async fn start(&self, turn: Turn<'_>) -> Result<Started, TurnError> {
+        let started = Instant::now();
+        let Turn {
+            assistant,
+            thread,
+            history,
+            input,
+            saved,
+            mut options,
+        } = turn;
+        let history = match history {
+            History::Stored => self
+                .store
+                .recent_messages(&thread, self.settings.history_limit)
+                .await?
+                .into_iter()
+                .map(|m| m.message)
+                .collect(),
+            History::Given(messages) => messages,
+            History::Sent => Vec::new(),
+        };
+        options.memory = self.memories.recall(thread.memory()).await;
+        let events = run::start_turn(&self.providers, assistant, history, &input, &options).await?;
+        let run_id = RunId::mint();
+        let saved = saved.unwrap_or(input);
+        let hooks = self.hooks(&assistant.id, thread, run_id.clone(), saved, started);
+        Ok(Started {
+            run_id,
+            events,
+            hooks,
+            service: self.clone(),
+        })
+    }
+
+    /// Once the reply is complete: store `input` and the reply in `thread` under `run_id`,
+    /// add the turn to the assistant's usage and hand the new messages to the memory the
+    /// thread feeds. A turn that ends early stores nothing but still counts in usage.
+    fn hooks(
+        &self,
+        assistant: &AssistantId,
+        thread: ThreadKey,
+        run_id: RunId,
+        input: Vec<Message>,
+        started: Instant,
+    ) -> TurnHooks {
+        let on_abandon: OnAbandon = {
+            let (this, assistant) = (self.clone(), assistant.clone());
+            Box::new(move |partial: Completion| {
+                Box::pin(async move {
+                    let delta = crate::usage::of_turn(&partial, 0, started);
+                    crate::usage::record(
+                        this.store.as_ref(),
+                        this.clock.as_ref(),
+                        &assistant,
+                        delta,
+                    )
+                    .await;
+                })
+            })
+        };
+        let (this, assistant) = (self.clone(), assistant.clone());
+        let on_complete: OnComplete = Box::new(move |completion: Completion| {
+            Box::pin(async move {
+                let delta = crate::usage::of_turn(&completion, input.len() + 1, started);
+                let now = this.clock.now_ms();
+                let stored = |message: Message| StoredMessage {
+                    message,
+                    run_id: run_id.clone(),
+                    created_at: now,
+                };
+                let mut messages: Vec<StoredMessage> = input.into_iter().map(stored).collect();
+                messages.push(stored(Message::new(Role::Ai, completion.text)));
+                this.store
+                    .append_messages(&thread, &messages, this.settings.thread_idle_ttl_secs)
+                    .await?;
+                crate::usage::record(this.store.as_ref(), this.clock.as_ref(), &assistant, delta)
+                    .await;
+                this.memories.after_save(&thread, messages.len());
+                Ok(())
+            })
+        });
+        TurnHooks {
+            on_complete,
+            on_abandon,
+        }
+    }
+}
