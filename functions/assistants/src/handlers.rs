@@ -149,7 +149,7 @@ async fn memory_of(
     let assistant = owned(state, user, id).await?;
     Ok(match end_user {
         None => (
-            MemoryKey::owner(&assistant.id, &user),
+            MemoryKey::owner(&assistant.id, user),
             json!({"kind": "owner", "id": user.as_str()}),
         ),
         Some(raw) => {
