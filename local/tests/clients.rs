@@ -57,13 +57,13 @@ async fn serve() -> Running {
     let openai = MockUpstream::openai(Behavior::Reply(PIECES.map(String::from).to_vec())).await;
     let anthropic = MockUpstream::anthropic(Behavior::BreakAfter(vec!["Half".into()])).await;
     let dir = testing::tempdir();
-    let mut state = testing::state(
+    let state = testing::state_tuned(
         dir.path(),
         testing::mock_providers(Some(&openai), Some(&anthropic)),
+        |settings| {
+            settings.rate_per_minute = RATE_PER_MINUTE;
+        },
     );
-    let mut settings = (*state.settings).clone();
-    settings.rate_per_minute = RATE_PER_MINUTE;
-    state.settings = std::sync::Arc::new(settings);
     let a = add(&state, Some(TOKEN), "openai:gpt-4o-mini").await;
     add(&state, Some(BROKEN_TOKEN), "anthropic:claude-sonnet-4-5").await;
     let widget = add(&state, None, "openai:gpt-4o-mini").await;

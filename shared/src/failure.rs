@@ -182,6 +182,12 @@ impl Failure {
 pub enum Fault {
     #[error(transparent)]
     Body(#[from] BodyError),
+    /// A value breaks a rule of the domain (the message names the field).
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::Invalid),
+    /// The named assistant does not exist or is not the caller's to see.
+    #[error("Assistant not found")]
+    AssistantNotFound,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("rate limited by {}", .0.scope)]
@@ -211,10 +217,23 @@ impl From<TurnError> for Fault {
 }
 
 impl Fault {
+    /// A field breaks a rule of the domain (422, with a message naming it).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(crate::domain::Invalid::new(message))
+    }
+
     /// The one decision for every family.
     pub fn failure(&self) -> Failure {
         match self {
             Self::Body(e) => Failure::new(Kind::Invalid, e.status(), e.to_string()),
+            Self::Invalid(e) => Failure::new(
+                Kind::Invalid,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.to_string(),
+            ),
+            Self::AssistantNotFound => {
+                Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, self.to_string())
+            }
             Self::Auth(_) => Failure::new(
                 Kind::Unauthenticated,
                 StatusCode::UNAUTHORIZED,
@@ -231,36 +250,21 @@ impl Fault {
 #[macro_export]
 macro_rules! shared_failures {
     ($family:ty) => {
-        impl From<$crate::http::BodyError> for $family {
-            fn from(e: $crate::http::BodyError) -> Self {
+        $crate::shared_failures!(@each $family:
+            $crate::http::BodyError,
+            $crate::auth::AuthError,
+            $crate::ports::StoreError,
+            $crate::provider::ProviderError,
+            $crate::ratelimit::RateLimitError,
+            $crate::run::TurnError,
+            $crate::domain::Invalid);
+    };
+    (@each $family:ty: $($source:ty),+) => {
+        $(impl From<$source> for $family {
+            fn from(e: $source) -> Self {
                 Self::from($crate::failure::Fault::from(e))
             }
-        }
-        impl From<$crate::auth::AuthError> for $family {
-            fn from(e: $crate::auth::AuthError) -> Self {
-                Self::from($crate::failure::Fault::from(e))
-            }
-        }
-        impl From<$crate::ports::StoreError> for $family {
-            fn from(e: $crate::ports::StoreError) -> Self {
-                Self::from($crate::failure::Fault::from(e))
-            }
-        }
-        impl From<$crate::provider::ProviderError> for $family {
-            fn from(e: $crate::provider::ProviderError) -> Self {
-                Self::from($crate::failure::Fault::from(e))
-            }
-        }
-        impl From<$crate::ratelimit::RateLimitError> for $family {
-            fn from(e: $crate::ratelimit::RateLimitError) -> Self {
-                Self::from($crate::failure::Fault::from(e))
-            }
-        }
-        impl From<$crate::run::TurnError> for $family {
-            fn from(e: $crate::run::TurnError) -> Self {
-                Self::from($crate::failure::Fault::from(e))
-            }
-        }
+        })+
     };
 }
 

@@ -100,8 +100,10 @@ where
     type Rejection = E;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let body = Bytes::from_request(req, state).await;
-        Ok(Self(json_object(body)?, PhantomData))
+        match OptionalJsonObject::<E>::from_request(req, state).await?.0 {
+            Some(map) => Ok(Self(map, PhantomData)),
+            None => Err(BodyError::Empty.into()),
+        }
     }
 }
 

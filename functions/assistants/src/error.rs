@@ -10,33 +10,18 @@ use http::StatusCode;
 pub enum AssistantsError {
     #[error(transparent)]
     Shared(#[from] Fault),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("Assistant not found")]
-    NotFound,
     #[error("No memory is kept for this user")]
     NoMemory,
 }
 
 agentgate_shared::shared_failures!(AssistantsError);
 
-impl From<agentgate_shared::domain::Invalid> for AssistantsError {
-    fn from(e: agentgate_shared::domain::Invalid) -> Self {
-        Self::Invalid(e.0)
-    }
-}
-
 impl IntoResponse for AssistantsError {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let failure = match &self {
             Self::Shared(fault) => fault.failure(),
-            Self::Invalid(_) => {
-                Failure::new(Kind::Invalid, StatusCode::UNPROCESSABLE_ENTITY, message)
-            }
-            Self::NotFound | Self::NoMemory => {
-                Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message)
-            }
+            Self::NoMemory => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
         };
         failure.into_detail_response()
     }

@@ -4,6 +4,7 @@
 use agentgate_shared::domain::assistant::{Assistant, DEFAULT_ROTATION_OVERLAP_SECS};
 use agentgate_shared::domain::ids::{AssistantId, UserId};
 use agentgate_shared::domain::memory::MemoryKey;
+use agentgate_shared::failure::Fault;
 use agentgate_shared::http::{JsonObject, OptionalJsonObject, Owner};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::state::AppState;
@@ -86,7 +87,7 @@ pub async fn rotate_token(
         None | Some(Value::Null) => DEFAULT_ROTATION_OVERLAP_SECS,
         Some(v) => v
             .as_i64()
-            .ok_or_else(|| AssistantsError::Invalid("overlap_seconds must be an integer".into()))?,
+            .ok_or_else(|| Fault::invalid("overlap_seconds must be an integer"))?,
     };
     let mut minted = None;
     let next = retry_on_conflict(&state, &user, &id, |current| {
@@ -95,7 +96,7 @@ pub async fn rotate_token(
         Ok(next)
     })
     .await?;
-    let token = minted.ok_or(AssistantsError::NotFound)?;
+    let token = minted.ok_or(Fault::AssistantNotFound)?;
     Ok(Json(json!({
         "public_token": token.expose(),
         "note": "store this token now: it is not shown again",
@@ -125,7 +126,7 @@ pub async fn usage(
             .ok()
             .filter(|d| (1..=MAX_USAGE_DAYS).contains(d))
             .ok_or_else(|| {
-                AssistantsError::Invalid(format!(
+                Fault::invalid(format!(
                     "days must be an integer from 1 to {MAX_USAGE_DAYS}"
                 ))
             })?,
@@ -228,7 +229,7 @@ pub async fn forget_end_user_memory(
 }
 
 async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, AssistantsError> {
-    let id = AssistantId::parse(id).map_err(|_| AssistantsError::NotFound)?;
+    let id = AssistantId::parse(id).map_err(|_| Fault::AssistantNotFound)?;
     tracing::Span::current().record("assistant_id", id.as_str());
     state
         .store
@@ -236,7 +237,7 @@ async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, A
         .await?
         // Another owner's assistant is indistinguishable from a missing one.
         .filter(|a| &a.owner == user)
-        .ok_or(AssistantsError::NotFound)
+        .ok_or(Fault::AssistantNotFound.into())
 }
 
 /// Reads, applies `change`, and writes conditionally on the version read, re-reading when

@@ -5,7 +5,7 @@ use agentgate_shared::domain::time::rfc3339_ms;
 use agentgate_shared::ports::{DailyUsage, UsageDelta};
 use serde_json::{Map, Value, json};
 
-use crate::AssistantsError;
+use agentgate_shared::domain::Invalid;
 
 pub fn assistant_json(a: &Assistant) -> Value {
     json!({
@@ -26,9 +26,9 @@ pub fn assistant_json(a: &Assistant) -> Value {
 }
 
 /// Reads `{name?, config?: {configurable?: {...}}}`; unknown top-level fields are ignored.
-pub fn parse_patch(body: &Map<String, Value>) -> Result<AssistantPatch, AssistantsError> {
+pub fn parse_patch(body: &Map<String, Value>) -> Result<AssistantPatch, Invalid> {
     let name = agentgate_shared::http::opt_str(body, "name")
-        .map_err(AssistantsError::Invalid)?
+        .map_err(Invalid)?
         .map(str::to_owned);
     let configurable = match body.get("config") {
         None | Some(Value::Null) => Map::new(),
@@ -36,12 +36,10 @@ pub fn parse_patch(body: &Map<String, Value>) -> Result<AssistantPatch, Assistan
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(_) => {
-                return Err(AssistantsError::Invalid(
-                    "config.configurable must be an object".into(),
-                ));
+                return Err(Invalid::new("config.configurable must be an object"));
             }
         },
-        Some(_) => return Err(AssistantsError::Invalid("config must be an object".into())),
+        Some(_) => return Err(Invalid::new("config must be an object")),
     };
     Ok(AssistantPatch { name, configurable })
 }

@@ -36,9 +36,6 @@ async fn the_binary_summarises_from_the_sample_stream_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_setting_fails_the_cold_start_clearly() {
     let d = Deployment::create().await;
-    let err = d
-        .cold_start_error(env!("CARGO_BIN_EXE_memory"), "AGENTGATE_TABLE")
+    d.assert_cold_start_names(env!("CARGO_BIN_EXE_memory"), "AGENTGATE_TABLE")
         .await;
-    let err = err.expect("the runtime was told about the failed cold start");
-    assert!(err.contains("AGENTGATE_TABLE"), "{err}");
 }

@@ -258,10 +258,9 @@ async fn upstream_failures_are_502_before_and_an_error_chunk_during_the_stream()
 #[tokio::test]
 async fn rate_limits_answer_429_with_retry_after() {
     let dir = testing::tempdir();
-    let mut state = testing::state(dir.path(), Default::default());
-    let mut settings = (*state.settings).clone();
-    settings.rate_per_minute = 2;
-    state.settings = std::sync::Arc::new(settings);
+    let state = testing::state_tuned(dir.path(), Default::default(), |settings| {
+        settings.rate_per_minute = 2;
+    });
     public(&state, "echo").await;
     let mut body = hello();
     body["user"] = json!("visitor-1");

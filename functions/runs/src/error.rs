@@ -11,19 +11,21 @@ use http::StatusCode;
 pub enum RunsError {
     #[error(transparent)]
     Shared(#[from] Fault),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("Assistant not found")]
-    NotFound,
     #[error(transparent)]
     Denied(#[from] AccessDenied),
 }
 
 agentgate_shared::shared_failures!(RunsError);
 
-impl From<agentgate_shared::domain::Invalid> for RunsError {
-    fn from(e: agentgate_shared::domain::Invalid) -> Self {
-        Self::Invalid(e.0)
+impl RunsError {
+    /// A field breaks a rule (422, with a message naming it).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Fault::invalid(message).into()
+    }
+
+    /// The assistant is absent, or another owner's (the two are indistinguishable).
+    pub fn not_found() -> Self {
+        Fault::AssistantNotFound.into()
     }
 }
 
@@ -32,10 +34,6 @@ impl IntoResponse for RunsError {
         let message = self.to_string();
         let failure = match &self {
             Self::Shared(fault) => fault.failure(),
-            Self::Invalid(_) => {
-                Failure::new(Kind::Invalid, StatusCode::UNPROCESSABLE_ENTITY, message)
-            }
-            Self::NotFound => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
             Self::Denied(AccessDenied::MissingToken) => {
                 Failure::new(Kind::Unauthenticated, StatusCode::UNAUTHORIZED, message)
             }

@@ -72,7 +72,7 @@ async fn find(
         .get_assistant(&req.assistant_id)
         .await?
         .filter(visible)
-        .ok_or(RunsError::NotFound)
+        .ok_or_else(RunsError::not_found)
 }
 
 async fn run_turn(

@@ -31,16 +31,16 @@ pub struct RunRequest {
 impl RunRequest {
     pub fn parse(body: &Map<String, Value>, caller: Caller) -> Result<Self, RunsError> {
         let assistant_id = opt_str(body, "assistant_id")
-            .map_err(RunsError::Invalid)?
-            .ok_or_else(|| RunsError::Invalid("assistant_id is required".into()))?;
+            .map_err(RunsError::invalid)?
+            .ok_or_else(|| RunsError::invalid("assistant_id is required"))?;
         let assistant_id = AssistantId::parse(assistant_id)?;
         let thread_id = opt_str(body, "thread_id")
-            .map_err(RunsError::Invalid)?
+            .map_err(RunsError::invalid)?
             .map(ThreadId::parse)
             .transpose()?;
         let input = parse_input(body.get("input"))?;
         let token = opt_str(body, "token")
-            .map_err(RunsError::Invalid)?
+            .map_err(RunsError::invalid)?
             .map(str::to_owned);
         let options = parse_config(body.get("config"), caller)?;
         Ok(Self {
@@ -63,12 +63,10 @@ fn parse_config(config: Option<&Value>, caller: Caller) -> Result<TurnOptions, R
             None | Some(Value::Null) => return Ok(TurnOptions::default()),
             Some(Value::Object(m)) => m,
             Some(_) => {
-                return Err(RunsError::Invalid(
-                    "config.configurable must be an object".into(),
-                ));
+                return Err(RunsError::invalid("config.configurable must be an object"));
             }
         },
-        Some(_) => return Err(RunsError::Invalid("config must be an object".into())),
+        Some(_) => return Err(RunsError::invalid("config must be an object")),
     };
     let mut opts = TurnOptions::default();
     if let Some(v) = configurable.get("temperature").filter(|v| !v.is_null()) {
@@ -76,9 +74,7 @@ fn parse_config(config: Option<&Value>, caller: Caller) -> Result<TurnOptions, R
             .as_f64()
             .filter(|t| (0.0..=2.0).contains(t))
             .ok_or_else(|| {
-                RunsError::Invalid(
-                    "config.configurable.temperature must be a number from 0 to 2".into(),
-                )
+                RunsError::invalid("config.configurable.temperature must be a number from 0 to 2")
             })?;
         opts.temperature = Some(t as f32);
     }
@@ -87,7 +83,7 @@ fn parse_config(config: Option<&Value>, caller: Caller) -> Result<TurnOptions, R
             .as_u64()
             .filter(|n| (1..=u64::from(MAX_TOKENS_CEILING)).contains(n))
             .ok_or_else(|| {
-                RunsError::Invalid(format!(
+                RunsError::invalid(format!(
                     "config.configurable.max_tokens must be an integer from 1 to {MAX_TOKENS_CEILING}"
                 ))
             })?;
@@ -96,7 +92,7 @@ fn parse_config(config: Option<&Value>, caller: Caller) -> Result<TurnOptions, R
     if caller == Caller::Owner {
         if let Some(v) = configurable.get(KEY_MODEL).filter(|v| !v.is_null()) {
             let raw = v.as_str().ok_or_else(|| {
-                RunsError::Invalid(format!("config.configurable.{KEY_MODEL} must be a string"))
+                RunsError::invalid(format!("config.configurable.{KEY_MODEL} must be a string"))
             })?;
             opts.model = Some(raw.parse::<ModelRef>()?);
         }
@@ -108,7 +104,7 @@ fn parse_config(config: Option<&Value>, caller: Caller) -> Result<TurnOptions, R
                 .as_str()
                 .filter(|s| s.chars().count() <= MAX_SYSTEM_MESSAGE_LEN)
                 .ok_or_else(|| {
-                    RunsError::Invalid(format!(
+                    RunsError::invalid(format!(
                         "config.configurable.{KEY_SYSTEM_MESSAGE} must be a string of at most {MAX_SYSTEM_MESSAGE_LEN} characters"
                     ))
                 })?;

@@ -466,10 +466,9 @@ async fn a_missing_thread_id_is_minted_and_returned() {
 #[tokio::test]
 async fn public_runs_are_limited_per_source_ip_not_per_forwarded_header() {
     let dir = testing::tempdir();
-    let mut state = testing::state(dir.path(), ProviderSettings::default());
-    let mut settings = (*state.settings).clone();
-    settings.rate_per_minute = 2;
-    state.settings = std::sync::Arc::new(settings);
+    let state = testing::state_tuned(dir.path(), ProviderSettings::default(), |settings| {
+        settings.rate_per_minute = 2;
+    });
     let open = assistant(
         &state,
         "bob",

@@ -231,10 +231,9 @@ async fn errors_use_the_widget_shape_and_codes() {
 #[tokio::test]
 async fn the_visitor_cap_refuses_with_retry_after_and_spares_other_visitors() {
     let dir = testing::tempdir();
-    let mut state = testing::state(dir.path(), Default::default());
-    let mut settings = (*state.settings).clone();
-    settings.widget_visitor_per_hour = 2;
-    state.settings = std::sync::Arc::new(settings);
+    let state = testing::state_tuned(dir.path(), Default::default(), |settings| {
+        settings.widget_visitor_per_hour = 2;
+    });
     let a = bot(&state, "agency", "public_no_auth", "echo").await;
     for _ in 0..2 {
         let (s, _, _) = send(&state, chat(Some("2"), message(&a, "chatty", None, "hi"))).await;
@@ -252,11 +251,10 @@ async fn the_visitor_cap_refuses_with_retry_after_and_spares_other_visitors() {
 #[tokio::test]
 async fn the_owner_cap_spans_every_bot_of_the_owner() {
     let dir = testing::tempdir();
-    let mut state = testing::state(dir.path(), Default::default());
-    let mut settings = (*state.settings).clone();
-    settings.owner_daily_limit = 3;
-    settings.daily_shards = 1;
-    state.settings = std::sync::Arc::new(settings);
+    let state = testing::state_tuned(dir.path(), Default::default(), |settings| {
+        settings.owner_daily_limit = 3;
+        settings.daily_shards = 1;
+    });
     let one = bot(&state, "agency", "public_no_auth", "echo").await;
     let two = bot(&state, "agency", "public_no_auth", "echo").await;
     let other = bot(&state, "someone-else", "public_no_auth", "echo").await;
@@ -307,10 +305,11 @@ async fn preflights_allow_any_origin() {
 async fn a_conversation_continues_even_when_no_history_is_sent() {
     let mock = MockUpstream::openai(Behavior::Reply(vec!["Ok".into()])).await;
     let dir = testing::tempdir();
-    let mut state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
-    let mut settings = (*state.settings).clone();
-    settings.history_limit = 0;
-    state.settings = std::sync::Arc::new(settings);
+    let state = testing::state_tuned(
+        dir.path(),
+        testing::mock_providers(Some(&mock), None),
+        |settings| settings.history_limit = 0,
+    );
     let a = bot(&state, "agency", "public_no_auth", "openai:gpt-4o-mini").await;
     let (_, _, body) = send(&state, chat(Some("2"), message(&a, "v1", None, "One"))).await;
     let first = chunks(&body).pop().unwrap()["data"]["conversationId"].clone();

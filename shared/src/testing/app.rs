@@ -134,6 +134,16 @@ impl TestApp {
         self.request(Method::DELETE, path)
     }
 
+    /// Every sample event of `function` (in `events/<function>/`) through the router as
+    /// Lambda would deliver it, with the response to each.
+    pub async fn replay(&self, function: &str) -> Vec<(String, TestResponse)> {
+        let mut out = Vec::new();
+        for (name, req) in super::samples::sample_events(&self.state, function) {
+            out.push((name, self.send(req).await));
+        }
+        out
+    }
+
     /// Sends a ready-made request (a sample event, say) through the router.
     pub async fn send(&self, req: http::Request<Body>) -> TestResponse {
         let resp = self.router().oneshot(req).await.expect("router answers");

@@ -225,6 +225,16 @@ impl Deployment {
             .collect()
     }
 
+    /// Starts `binary` without `var` and checks that the failed cold start was reported to
+    /// the Runtime API naming the variable.
+    pub async fn assert_cold_start_names(&self, binary: &str, var: &str) {
+        let err = self
+            .cold_start_error(binary, var)
+            .await
+            .expect("the runtime was told about the failed cold start");
+        assert!(err.contains(var), "{err}");
+    }
+
     /// Starts `binary` with this deployment's environment less `drop_var`, and returns
     /// what it posted to `/runtime/init/error`.
     pub async fn cold_start_error(&self, binary: &str, drop_var: &str) -> Option<String> {

@@ -51,6 +51,17 @@ pub fn state(dir: &std::path::Path, providers: ProviderSettings) -> AppState {
     state_with(dir, providers, test_settings())
 }
 
+/// Like [`state`], with the test settings changed by `tune` (caps, history limit...).
+pub fn state_tuned(
+    dir: &std::path::Path,
+    providers: ProviderSettings,
+    tune: impl FnOnce(&mut Settings),
+) -> AppState {
+    let mut settings = test_settings();
+    tune(&mut settings);
+    state_with(dir, providers, settings)
+}
+
 /// Like [`state`], with `settings`.
 pub fn state_with(
     dir: &std::path::Path,

@@ -26,6 +26,25 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The HTTP response the function produced, read like a router's.
+    pub fn response(&self) -> super::TestResponse {
+        let (status, headers, body) = self.http();
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers.as_object().into_iter().flatten() {
+            if let (Ok(name), Some(Ok(value))) = (
+                http::HeaderName::try_from(name.as_str()),
+                value.as_str().map(http::HeaderValue::from_str),
+            ) {
+                map.insert(name, value);
+            }
+        }
+        super::TestResponse {
+            status: http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY),
+            headers: map,
+            text: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
     /// Status, headers and body of the HTTP response the function produced: from the
     /// streaming prelude (JSON, eight NUL bytes, payload) or the buffered JSON response.
     pub fn http(&self) -> (u16, serde_json::Value, Vec<u8>) {
