@@ -7,7 +7,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -68,10 +69,7 @@ async fn serve() -> Running {
     add(&state, Some(BROKEN_TOKEN), "anthropic:claude-sonnet-4-5").await;
     let widget = add(&state, None, "openai:gpt-4o-mini").await;
     let broken_widget = add(&state, None, "anthropic:claude-sonnet-4-5").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (addr, _) = common::serve(state).await;
     Running {
         base: format!("http://{addr}/public/openai/v1"),
         model_id: a.id.to_string(),

@@ -3,7 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::Arc;
 
 use agentgate_shared::auth::JwtKeys;
@@ -15,7 +16,7 @@ use agentgate_shared::state::AppState;
 use agentgate_shared::store::{DynamoStore, dynamo::schema};
 use agentgate_shared::testing::{self, Behavior, MockUpstream};
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn public_runs_persist_threads_in_dynamodb() {
@@ -42,28 +43,19 @@ async fn public_runs_persist_threads_in_dynamodb() {
         Settings::default(),
     );
     let jwt = testing::jwt(&state, "owner");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let base = format!("http://{addr}");
+    let base = format!("http://{}", common::serve(state).await.0);
     let http = reqwest::Client::new();
-
-    let created: Value = http
-        .post(format!("{base}/assistants"))
-        .bearer_auth(&jwt)
-        .json(&json!({"name": "ddb", "config": {"configurable": {
+    let id = common::create_assistant(
+        &base,
+        &jwt,
+        "ddb",
+        json!({
             "type==agent/model": "openai:gpt-4o-mini",
             "type==agent/access_mode": "public_token",
             "type==agent/public_token": "pubkey_dynamo_0123456789",
-        }}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["assistant_id"].as_str().unwrap().to_owned();
+        }),
+    )
+    .await;
 
     for text in ["first question", "second question"] {
         let sse = http

@@ -3,40 +3,22 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::net::SocketAddr;
+mod common;
 
-use agentgate_shared::state::AppState;
 use agentgate_shared::testing::{self, Behavior, MockUpstream};
+use common::serve;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-async fn serve(state: AppState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (addr, task)
-}
-
 async fn create_public_assistant(base: &str, jwt: &str, model: &str) -> String {
-    let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{base}/assistants"))
-        .bearer_auth(jwt)
-        .json(&json!({"name": "e2e", "config": {"configurable": {
-            "type==agent/model": model,
-            "type==agent/system_message": "You are terse.",
-        }}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["assistant_id"].as_str().unwrap().to_owned();
-    let resp = http
+    let id = common::create_assistant(
+        base,
+        jwt,
+        "e2e",
+        json!({"type==agent/model": model, "type==agent/system_message": "You are terse."}),
+    )
+    .await;
+    let resp = reqwest::Client::new()
         .patch(format!("{base}/assistants/{id}"))
         .bearer_auth(jwt)
         .json(&json!({"config": {"configurable": {

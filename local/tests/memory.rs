@@ -4,7 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
 use agentgate_shared::domain::ids::AssistantId;
@@ -13,14 +14,6 @@ use agentgate_shared::testing::{self, Behavior, MockUpstream};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "pubkey_memory_0123456789";
-
-async fn serve(state: agentgate_shared::state::AppState) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
 
 async fn chat(base: &str, user: Option<&str>, text: &str) -> Value {
     let mut body = json!({"model": "helper", "messages": [{"role": "user", "content": text}]});
@@ -53,24 +46,21 @@ async fn an_end_users_turns_become_a_memory_for_their_next_turns() {
     let dir = testing::tempdir();
     let state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
     let jwt = testing::jwt(&state, "owner");
-    let base = format!("http://{}", serve(state.clone()).await);
-    let created: Value = reqwest::Client::new()
-        .post(format!("{base}/assistants"))
-        .bearer_auth(&jwt)
-        .json(&json!({"name": "helper", "config": {"configurable": {
+    let base = format!("http://{}", common::serve(state.clone()).await.0);
+    let created = common::create_assistant(
+        &base,
+        &jwt,
+        "helper",
+        json!({
             "type==agent/model": "openai:gpt-4o-mini",
             "type==agent/system_message": "Be brief.",
             "type==agent/memory": true,
             "type==agent/access_mode": "public_token",
             "type==agent/public_token": TOKEN,
-        }}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = AssistantId::parse(created["assistant_id"].as_str().unwrap()).unwrap();
+        }),
+    )
+    .await;
+    let id = AssistantId::parse(&created).unwrap();
     let carol = MemoryKey::end_user(&id, "carol");
 
     chat(&base, Some("carol"), "Hi, I'm Carol.").await;

@@ -1,0 +1,38 @@
+//! What the local server's tests share: the whole API on port 0, and an owner's first
+//! steps over HTTP. Each test file uses the parts it needs.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use agentgate_shared::state::AppState;
+use serde_json::{Value, json};
+
+/// Serves every family on 127.0.0.1:0 in the background.
+pub async fn serve(state: AppState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, task)
+}
+
+/// `POST {base}/assistants` as the owner of `jwt`; the new assistant's id.
+pub async fn create_assistant(base: &str, jwt: &str, name: &str, configurable: Value) -> String {
+    let created: Value = reqwest::Client::new()
+        .post(format!("{base}/assistants"))
+        .bearer_auth(jwt)
+        .json(&json!({"name": name, "config": {"configurable": configurable}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["assistant_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no assistant_id in {created}"))
+        .to_owned()
+}
