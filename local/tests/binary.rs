@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentgate");
 
@@ -66,17 +68,13 @@ async fn serve_and_dev_token_work_with_no_configuration_and_survive_restarts() {
     let http = reqwest::Client::new();
     let id = {
         let server = start(dir.path());
-        let created: Value = http
-            .post(format!("{}/assistants", server.1))
-            .bearer_auth(&jwt)
-            .json(&json!({"name": "cli", "config": {"configurable": {"type==agent/access_mode": "public_no_auth"}}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        created["assistant_id"].as_str().unwrap().to_owned()
+        common::create_assistant(
+            &server.1,
+            &jwt,
+            "cli",
+            json!({"type==agent/access_mode": "public_no_auth"}),
+        )
+        .await
     };
     // A token minted before the restart is still valid after it: the secret was kept.
     let server = start(dir.path());
@@ -87,15 +85,8 @@ async fn serve_and_dev_token_work_with_no_configuration_and_survive_restarts() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let text = http
-        .post(format!("{}/public/runs/stream", server.1))
-        .json(&json!({"assistant_id": id, "input": [{"role": "human", "content": "ping"}]}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let run = json!({"assistant_id": id, "input": [{"role": "human", "content": "ping"}]});
+    let text = common::run_text(&server.1, None, &run).await;
     assert!(text.contains("You said: ping"), "{text}");
     assert!(text.ends_with("event: end\ndata: {}\n\n"));
 }

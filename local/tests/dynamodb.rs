@@ -44,7 +44,6 @@ async fn public_runs_persist_threads_in_dynamodb() {
     );
     let jwt = testing::jwt(&state, "owner");
     let base = format!("http://{}", common::serve(state).await.0);
-    let http = reqwest::Client::new();
     let id = common::create_assistant(
         &base,
         &jwt,
@@ -58,16 +57,8 @@ async fn public_runs_persist_threads_in_dynamodb() {
     .await;
 
     for text in ["first question", "second question"] {
-        let sse = http
-            .post(format!("{base}/public/runs/stream"))
-            .bearer_auth("pubkey_dynamo_0123456789")
-            .json(&json!({"assistant_id": id, "thread_id": "ddb-thread", "input": [{"role": "human", "content": text}]}))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let run = json!({"assistant_id": id, "thread_id": "ddb-thread", "input": [{"role": "human", "content": text}]});
+        let sse = common::run_text(&base, Some("pubkey_dynamo_0123456789"), &run).await;
         assert!(sse.contains("\"content\":\"Stored reply\""), "{sse}");
         assert!(sse.ends_with("event: end\ndata: {}\n\n"));
     }

@@ -184,15 +184,7 @@ async fn the_embedded_store_survives_a_restart() {
     let state = testing::state(dir.path(), Default::default());
     let (addr, _server) = serve(state).await;
     let base = format!("http://{addr}");
-    let read: Value = reqwest::Client::new()
-        .get(format!("{base}/assistants/{id}"))
-        .bearer_auth(&jwt)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read = common::get_json(&format!("{base}/assistants/{id}"), &jwt).await;
     assert_eq!(read["access_mode"], "public_token");
     let (partials, _) = turn(&base, &id, "kept", "second").await;
     assert!(

@@ -368,3 +368,23 @@ async fn a_non_streaming_reply_the_upstream_breaks_off_is_502_and_still_counted(
             .is_empty()
     );
 }
+
+/// Every sample event in `events/openai/` goes through the router as Lambda would
+/// deliver it.
+#[tokio::test]
+async fn every_sample_event_is_handled() {
+    let app = agentgate_shared::testing::TestApp::new(agentgate_openai::router).await;
+    agentgate_shared::testing::seed_sample_assistant(&app.state).await;
+    let replies = app.replay("openai").await;
+    assert_eq!(replies.len(), 3, "a new event needs an expectation here");
+    for (name, resp) in replies {
+        assert_eq!(resp.status, 200, "{name}");
+        let want = match name.as_str() {
+            "chat-completions.json" => "\"object\":\"chat.completion\"",
+            "chat-completions-stream.json" => "data: [DONE]",
+            "models.json" => "\"object\":\"list\"",
+            other => panic!("no expectation for events/openai/{other}"),
+        };
+        assert!(resp.text.contains(want), "{name}: {}", resp.text);
+    }
+}

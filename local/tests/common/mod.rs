@@ -36,3 +36,28 @@ pub async fn create_assistant(base: &str, jwt: &str, name: &str, configurable: V
         .unwrap_or_else(|| panic!("no assistant_id in {created}"))
         .to_owned()
 }
+
+/// `GET {url}` with the owner's JWT, as JSON.
+pub async fn get_json(url: &str, jwt: &str) -> Value {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST {base}/public/runs/stream` with `body` (and a public token, if any); the whole
+/// SSE text.
+pub async fn run_text(base: &str, token: Option<&str>, body: &Value) -> String {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/public/runs/stream"))
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().text().await.unwrap()
+}

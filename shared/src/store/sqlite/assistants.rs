@@ -38,6 +38,20 @@ fn live_tokens(a: &Assistant, now: i64) -> Vec<(String, Option<i64>)> {
         .collect()
 }
 
+/// The assistant a token digest's index row names, and when the row expires.
+fn token_holder(
+    tx: &rusqlite::Transaction<'_>,
+    digest: &str,
+) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    tx.query_row(
+        "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
+        params![digest],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(unavailable)
+}
+
 fn claim_token(
     tx: &rusqlite::Transaction<'_>,
     digest: &str,
@@ -45,14 +59,7 @@ fn claim_token(
     expires_at: Option<i64>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let holder: Option<(String, Option<i64>)> = tx
-        .query_row(
-            "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
-            params![digest],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(unavailable)?;
+    let holder = token_holder(tx, digest)?;
     if let Some((owner, exp)) = holder {
         let live = exp.is_none_or(|e| e > now);
         if owner != id && live {
@@ -169,14 +176,7 @@ impl AssistantStore for SqliteStore {
     ) -> Result<Option<AssistantId>, StoreError> {
         let digest = digest.to_hex();
         self.tx(move |tx, now| {
-            let row: Option<(String, Option<i64>)> = tx
-                .query_row(
-                    "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
-                    params![digest],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(unavailable)?;
+            let row = token_holder(tx, &digest)?;
             row.filter(|(_, exp)| exp.is_none_or(|e| e > now))
                 .map(|(id, _)| AssistantId::parse(&id).map_err(corrupt))
                 .transpose()

@@ -14,6 +14,19 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 ";
 
+/// A counter's value, zero when absent or expired.
+fn live_value(tx: &rusqlite::Transaction<'_>, key: &str, now: i64) -> Result<u64, StoreError> {
+    Ok(tx
+        .query_row(
+            "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
+            params![key, now],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+        .map_err(unavailable)?
+        .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+}
+
 #[async_trait]
 impl CounterStore for SqliteStore {
     async fn increment_below(
@@ -24,15 +37,7 @@ impl CounterStore for SqliteStore {
     ) -> Result<Admission, StoreError> {
         let key = key.to_owned();
         self.tx(move |tx, now| {
-            let current: u64 = tx
-                .query_row(
-                    "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
-                    params![key, now],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()
-                .map_err(unavailable)?
-                .map_or(0, |v| u64::try_from(v).unwrap_or(0));
+            let current = live_value(tx, &key, now)?;
             if current >= limit {
                 return Ok(Admission::Rejected);
             }
@@ -50,17 +55,6 @@ impl CounterStore for SqliteStore {
 
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError> {
         let key = key.to_owned();
-        self.tx(move |tx, now| {
-            Ok(tx
-                .query_row(
-                    "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
-                    params![key, now],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()
-                .map_err(unavailable)?
-                .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
-        })
-        .await
+        self.tx(move |tx, now| live_value(tx, &key, now)).await
     }
 }
