@@ -38,34 +38,38 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every answer, errors included, may be read by any page.
-async fn allow_any_origin(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("retry-after, x-vercel-ai-ui-message-stream"),
-    );
-    resp
+async fn allow_any_origin(resp: Response) -> Response {
+    with_headers(
+        resp,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                "retry-after, x-vercel-ai-ui-message-stream",
+            ),
+        ],
+    )
 }
 
 /// `OPTIONS /v1/public/chat`: the CORS preflight.
 async fn preflight() -> Response {
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static(ALLOWED_HEADERS),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
+    with_headers(
+        StatusCode::NO_CONTENT.into_response(),
+        [
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+}
+
+fn with_headers<const N: usize>(
+    mut resp: Response,
+    headers: [(header::HeaderName, &'static str); N],
+) -> Response {
+    for (name, value) in headers {
+        resp.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
     resp
 }
