@@ -14,7 +14,7 @@ use std::time::Instant;
 use axum::body::Body;
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{Pacing, Settings};
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, RunId};
 use crate::domain::message::{Message, Role};
@@ -88,18 +88,13 @@ pub struct Started {
     pub run_id: RunId,
     events: EventStream,
     hooks: TurnHooks,
-    service: Turns,
+    pacing: Pacing,
 }
 
 impl Started {
     /// The response body: the reply in `encoder`'s wire format, saved before its last frame.
     pub fn stream<E: Encoder>(self, encoder: E) -> Body {
-        run::stream_body(
-            self.events,
-            encoder,
-            self.service.settings.pacing,
-            self.hooks,
-        )
+        run::stream_body(self.events, encoder, self.pacing, self.hooks)
     }
 
     /// The whole reply, saved, for APIs that do not stream.
@@ -188,7 +183,7 @@ impl Turns {
             run_id,
             events,
             hooks,
-            service: self.clone(),
+            pacing: self.settings.pacing,
         })
     }
 
