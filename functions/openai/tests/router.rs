@@ -10,9 +10,7 @@ use agentgate_shared::state::AppState;
 use agentgate_shared::testing::{self, Behavior, MockUpstream};
 use axum::body::Body;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const TOKEN: &str = "pubkey_openai_test_0001";
 
@@ -40,13 +38,7 @@ fn chat(token: Option<&str>, body: Value) -> Request<Body> {
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    let resp = agentgate_openai::router(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    testing::app::call(agentgate_openai::router(state.clone()), req).await
 }
 
 fn error_of(body: &str) -> Value {

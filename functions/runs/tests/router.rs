@@ -10,9 +10,7 @@ use agentgate_shared::state::AppState;
 use agentgate_shared::testing::{self, Behavior, MockUpstream};
 use axum::body::Body;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const TOKEN: &str = "pubkey_mybot_abc123";
 
@@ -48,14 +46,7 @@ fn run_body(a: &Assistant, thread: &str, text: &str) -> String {
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    let resp = agentgate_runs::router(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    testing::app::call(agentgate_runs::router(state.clone()), req).await
 }
 
 fn detail(body: &str) -> String {

@@ -9,9 +9,7 @@ use agentgate_shared::state::AppState;
 use agentgate_shared::testing::{self, Behavior, MockUpstream};
 use axum::body::Body;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 async fn bot(state: &AppState, owner: &str, mode: &str, model: &str) -> Assistant {
     let mut configurable = json!({"type==agent/access_mode": mode, "type==agent/model": model});
@@ -41,13 +39,7 @@ fn message(a: &Assistant, visitor: &str, conversation: Option<&str>, text: &str)
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    let resp = agentgate_widget::router(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    testing::app::call(agentgate_widget::router(state.clone()), req).await
 }
 
 /// The JSON chunks of a UI message stream, checking its framing and final `[DONE]`.

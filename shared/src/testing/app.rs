@@ -259,6 +259,12 @@ impl TestResponse {
     }
 }
 
+/// Sends `req` through `router` and reads the whole response as status, headers, text.
+pub async fn call(router: Router, req: http::Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let resp = TestResponse::read(router.oneshot(req).await.expect("router answers")).await;
+    (resp.status, resp.headers, resp.text)
+}
+
 /// The events of an SSE text, comments dropped.
 pub fn parse_sse(text: &str) -> Vec<SseEvent> {
     text.split("\n\n")
