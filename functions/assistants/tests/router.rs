@@ -2,64 +2,47 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+use agentgate_shared::domain::ids::{AssistantId, UserId};
+use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::token::PublicToken;
-use agentgate_shared::provider::ProviderSettings;
-use agentgate_shared::state::AppState;
-use agentgate_shared::testing;
-use axum::body::Body;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use agentgate_shared::testing::{self, TestApp};
+use http::StatusCode;
+
+mod samples;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-fn req(method: &str, path: &str, jwt: Option<&str>, body: Option<Value>) -> Request<Body> {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json");
-    if let Some(j) = jwt {
-        b = b.header("authorization", format!("Bearer {j}"));
-    }
-    b.body(body.map_or_else(Body::empty, |v| Body::from(v.to_string())))
-        .unwrap()
+async fn app() -> TestApp {
+    TestApp::new(agentgate_assistants::router).await
 }
 
-async fn call(state: &AppState, r: Request<Body>) -> (StatusCode, Value) {
-    let resp = agentgate_assistants::router(state.clone())
-        .oneshot(r)
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+/// Creates an assistant as `owner` and returns its JSON (asserting the 201).
+async fn create(app: &TestApp, owner: &str, body: Value) -> Value {
+    let resp = app.post("/assistants").user(owner).json(&body).send().await;
+    assert_eq!(resp.status, StatusCode::CREATED, "{}", resp.text);
+    resp.json()
 }
 
-fn setup() -> (tempfile::TempDir, AppState) {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    (dir, state)
+fn path_of(created: &Value) -> String {
+    format!("/assistants/{}", created["assistant_id"].as_str().unwrap())
 }
 
 #[tokio::test]
 async fn create_read_list_patch_round_trip() {
-    let (_d, state) = setup();
-    let alice = testing::jwt(&state, "alice");
-    let (status, created) = call(&state, req("POST", "/assistants", Some(&alice), Some(json!({
+    let app = app().await;
+    let body = json!({
         "name": "Support bot",
         "config": {"configurable": {"type==agent/system_message": "Be brief.", "type==agent/model": "echo", "custom": 1}}
-    })))).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["assistant_id"].as_str().unwrap().to_owned();
+    });
+    let created = create(&app, "alice", body).await;
+    let path = path_of(&created);
     assert_eq!(created["access_mode"], "authenticated");
     assert_eq!(created["config"]["configurable"]["custom"], 1);
 
-    let (status, patched) = call(&state, req("PATCH", &format!("/assistants/{id}"), Some(&alice), Some(json!({
+    let resp = app.patch(&path).user("alice").json(&json!({
         "config": {"configurable": {"type==agent/access_mode": "public_token", "type==agent/public_token": "pubkey_mybot_abc123"}}
-    })))).await;
-    assert_eq!(status, StatusCode::OK, "{patched}");
+    })).send().await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+    let patched = resp.json();
     assert_eq!(patched["access_mode"], "public_token");
     let conf = &patched["config"]["configurable"];
     assert_eq!(conf["type==agent/public_token"], "pubkey...c123");
@@ -68,327 +51,197 @@ async fn create_read_list_patch_round_trip() {
         "patch merges, it does not replace"
     );
 
-    let (status, read) = call(
-        &state,
-        req("GET", &format!("/assistants/{id}"), Some(&alice), None),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(read, patched);
-    let (status, list) = call(&state, req("GET", "/assistants", Some(&alice), None)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(!list.to_string().contains("pubkey_mybot_abc123"));
+    let read = app.get(&path).user("alice").send().await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.json(), patched);
+    let list = app.get("/assistants").user("alice").send().await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.json().as_array().unwrap().len(), 1);
+    assert!(!list.text.contains("pubkey_mybot_abc123"));
 }
 
 #[tokio::test]
 async fn only_the_owner_sees_or_changes_an_assistant() {
-    let (_d, state) = setup();
-    let alice = testing::jwt(&state, "alice");
-    let mallory = testing::jwt(&state, "mallory");
-    let (_, created) = call(
-        &state,
-        req(
-            "POST",
-            "/assistants",
-            Some(&alice),
-            Some(json!({"name": "a"})),
-        ),
-    )
-    .await;
-    let path = format!("/assistants/{}", created["assistant_id"].as_str().unwrap());
+    let app = app().await;
+    let path = path_of(&create(&app, "alice", json!({"name": "a"})).await);
+    let status = |resp: testing::TestResponse| resp.status;
     assert_eq!(
-        call(&state, req("GET", &path, Some(&mallory), None))
-            .await
-            .0,
+        status(app.get(&path).user("mallory").send().await),
         StatusCode::NOT_FOUND
     );
-    let (status, _) = call(
-        &state,
-        req(
-            "PATCH",
-            &path,
-            Some(&mallory),
-            Some(json!({"name": "pwned"})),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list) = call(&state, req("GET", "/assistants", Some(&mallory), None)).await;
-    assert_eq!(list, json!([]));
-    let (_, still) = call(&state, req("GET", &path, Some(&alice), None)).await;
-    assert_eq!(still["name"], "a");
+    let pwn = json!({"name": "pwned"});
     assert_eq!(
-        call(&state, req("GET", &path, None, None)).await.0,
+        status(app.patch(&path).user("mallory").json(&pwn).send().await),
+        StatusCode::NOT_FOUND
+    );
+    let list = app.get("/assistants").user("mallory").send().await;
+    assert_eq!(list.json(), json!([]));
+    let still = app.get(&path).user("alice").send().await;
+    assert_eq!(still.json()["name"], "a");
+    assert_eq!(
+        status(app.get(&path).send().await),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        call(
-            &state,
-            req("GET", "/assistants/not-a-uuid", Some(&alice), None)
-        )
-        .await
-        .0,
+        status(app.get("/assistants/not-a-uuid").user("alice").send().await),
         StatusCode::NOT_FOUND
     );
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_and_changes_nothing() {
-    let (_d, state) = setup();
-    let alice = testing::jwt(&state, "alice");
-    let (_, created) = call(
-        &state,
-        req(
-            "POST",
-            "/assistants",
-            Some(&alice),
-            Some(json!({"name": "a"})),
-        ),
-    )
-    .await;
-    let path = format!("/assistants/{}", created["assistant_id"].as_str().unwrap());
+    let app = app().await;
+    let body = json!({"name": "a"});
+    let created = create(&app, "alice", body).await;
+    let path = path_of(&created);
     let cases = [
         (
             json!({"config": {"configurable": {"type==agent/access_mode": "everyone"}}}),
-            StatusCode::UNPROCESSABLE_ENTITY,
             "access_mode",
         ),
         (
             json!({"config": {"configurable": {"type==agent/access_mode": "public_token"}}}),
-            StatusCode::UNPROCESSABLE_ENTITY,
             "public_token",
         ),
         (
             json!({"config": {"configurable": {"type==agent/model": "nope"}}}),
-            StatusCode::UNPROCESSABLE_ENTITY,
             "type==agent/model",
         ),
         (
             json!({"config": {"configurable": {"type==agent/public_token": "short"}}}),
-            StatusCode::UNPROCESSABLE_ENTITY,
             "at least 16",
         ),
-        (
-            json!({"config": "x"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "config must be an object",
-        ),
-        (
-            json!({"name": 3}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "name must be a string",
-        ),
-        (
-            json!({"name": ""}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "name must be",
-        ),
+        (json!({"config": "x"}), "config must be an object"),
+        (json!({"name": 3}), "name must be a string"),
+        (json!({"name": ""}), "name must be"),
     ];
-    for (body, want, needle) in cases {
-        let (status, err) = call(
-            &state,
-            req("PATCH", &path, Some(&alice), Some(body.clone())),
-        )
-        .await;
-        assert_eq!(status, want, "{body}");
-        assert!(err["detail"].as_str().unwrap().contains(needle), "{err}");
+    for (body, needle) in cases {
+        let resp = app.patch(&path).user("alice").json(&body).send().await;
+        assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(resp.detail().contains(needle), "{}", resp.text);
     }
-    let (status, err) = call(
-        &state,
-        req(
-            "POST",
-            "/assistants",
-            Some(&alice),
-            Some(json!({"config": {}})),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(err["detail"], "name is required");
-    let raw = Request::post("/assistants")
-        .header("authorization", format!("Bearer {alice}"))
-        .body(Body::from("{"))
-        .unwrap();
-    assert_eq!(call(&state, raw).await.0, StatusCode::BAD_REQUEST);
-    let (_, after) = call(&state, req("GET", &path, Some(&alice), None)).await;
+    let resp = app
+        .post("/assistants")
+        .user("alice")
+        .json(&json!({"config": {}}))
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(resp.detail(), "name is required");
+    let resp = app.post("/assistants").user("alice").body("{").send().await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST);
+    let after = app.get(&path).user("alice").send().await;
     assert_eq!(
-        after, created,
+        after.json(),
+        created,
         "rejected patches left the assistant unchanged"
     );
 }
 
 #[tokio::test]
 async fn rotation_returns_a_minted_token_once_and_keeps_the_old_one_for_the_overlap() {
-    let (_d, state) = setup();
-    let alice = testing::jwt(&state, "alice");
-    let (_, created) = call(&state, req("POST", "/assistants", Some(&alice), Some(json!({
+    let app = app().await;
+    let body = json!({
         "name": "a", "config": {"configurable": {"type==agent/access_mode": "public_token", "type==agent/public_token": "pubkey_mybot_abc123"}}
-    })))).await;
-    let id = created["assistant_id"].as_str().unwrap().to_owned();
-    let (status, rotated) = call(
-        &state,
-        req(
-            "POST",
-            &format!("/assistants/{id}/public-token"),
-            Some(&alice),
-            Some(json!({"overlap_seconds": 600})),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{rotated}");
+    });
+    let created = create(&app, "alice", body).await;
+    let path = path_of(&created);
+    let rotate = |overlap: i64| {
+        app.post(&format!("{path}/public-token"))
+            .user("alice")
+            .json(&json!({"overlap_seconds": overlap}))
+            .send()
+    };
+    let resp = rotate(600).await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+    let rotated = resp.json();
     let token = rotated["public_token"].as_str().unwrap();
     assert!(PublicToken::parse_presented(token).is_ok() && token.starts_with("agp_"));
     assert!(rotated["assistant"]["public_token_overlap_until"].is_string());
-    let (_, read) = call(
-        &state,
-        req("GET", &format!("/assistants/{id}"), Some(&alice), None),
-    )
-    .await;
-    assert!(!read.to_string().contains(token));
+    let read = app.get(&path).user("alice").send().await;
+    assert!(!read.text.contains(token));
 
-    let stored = state
-        .store
-        .get_assistant(&agentgate_shared::domain::ids::AssistantId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let now = state.clock.now_secs();
+    let id = AssistantId::parse(created["assistant_id"].as_str().unwrap()).unwrap();
+    let store = &app.state.store;
+    let stored = store.get_assistant(&id).await.unwrap().unwrap();
+    let now = app.state.clock.now_secs();
     assert!(stored.accepts(&PublicToken::parse_presented(token).unwrap(), now));
     assert!(stored.accepts(
         &PublicToken::parse_presented("pubkey_mybot_abc123").unwrap(),
         now
     ));
-    let by_token = state
-        .store
+    let by_token = store
         .find_assistant_by_token(&PublicToken::parse_presented(token).unwrap().digest())
         .await
         .unwrap();
-    assert_eq!(by_token.unwrap().as_str(), id);
+    assert_eq!(by_token, Some(id));
 
-    let (status, _) = call(
-        &state,
-        req(
-            "POST",
-            &format!("/assistants/{id}/public-token"),
-            Some(&alice),
-            Some(json!({"overlap_seconds": -5})),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(rotate(-5).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
 async fn a_token_cannot_open_two_assistants() {
-    let (_d, state) = setup();
-    let alice = testing::jwt(&state, "alice");
-    let bob = testing::jwt(&state, "bob");
+    let app = app().await;
     let body = json!({"name": "a", "config": {"configurable": {"type==agent/public_token": "pubkey_shared_token_1"}}});
+    create(&app, "alice", body.clone()).await;
+    let resp = app.post("/assistants").user("bob").json(&body).send().await;
+    assert_eq!(resp.status, StatusCode::CONFLICT);
+    assert!(resp.detail().contains("already used"));
+    let list = app.get("/assistants").user("bob").send().await;
     assert_eq!(
-        call(
-            &state,
-            req("POST", "/assistants", Some(&alice), Some(body.clone()))
-        )
-        .await
-        .0,
-        StatusCode::CREATED
+        list.json(),
+        json!([]),
+        "the refused create left nothing behind"
     );
-    let (status, err) = call(&state, req("POST", "/assistants", Some(&bob), Some(body))).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert!(err["detail"].as_str().unwrap().contains("already used"));
-    let (_, list) = call(&state, req("GET", "/assistants", Some(&bob), None)).await;
-    assert_eq!(list, json!([]), "the refused create left nothing behind");
 }
 
 #[tokio::test]
 async fn owners_read_their_assistants_usage() {
-    let (_d, state) = setup();
-    let alice = testing::jwt(&state, "alice");
-    let (_, created) = call(&state, req("POST", "/assistants", Some(&alice), Some(json!({
+    let app = app().await;
+    let body = json!({
         "name": "a", "config": {"configurable": {"type==agent/access_mode": "public_no_auth"}}
-    })))).await;
-    let id = created["assistant_id"].as_str().unwrap().to_owned();
+    });
+    let created = create(&app, "alice", body).await;
+    let id = created["assistant_id"].as_str().unwrap();
     // Two public turns through the runs family, sharing the store.
     for text in ["one", "two"] {
-        let run = Request::post("/public/runs/stream")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"assistant_id": id, "input": [{"role": "human", "content": text}]})
-                    .to_string(),
-            ))
-            .unwrap();
-        let resp = agentgate_runs::router(state.clone())
-            .oneshot(run)
-            .await
-            .unwrap();
-        resp.into_body().collect().await.unwrap();
+        app.post("/public/runs/stream")
+            .via(agentgate_runs::router)
+            .json(&json!({"assistant_id": id, "input": [{"role": "human", "content": text}]}))
+            .send()
+            .await;
     }
-    let (status, usage) = call(
-        &state,
-        req(
-            "GET",
-            &format!("/assistants/{id}/usage?days=7"),
-            Some(&alice),
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{usage}");
-    assert_eq!(usage["days"], 7);
-    assert_eq!(usage["totals"]["requests"], 2);
-    assert_eq!(usage["totals"]["messages"], 4);
-    assert!(usage["totals"]["output_tokens"].as_u64().unwrap() > 0);
-    assert_eq!(usage["daily"].as_array().unwrap().len(), 1);
-    assert_eq!(usage["daily"][0]["date"].as_str().unwrap().len(), 10);
-
-    let mallory = testing::jwt(&state, "mallory");
+    let usage = |days: &str, user: &'static str| {
+        app.get(&format!("/assistants/{id}/usage{days}"))
+            .user(user)
+            .send()
+    };
+    let resp = usage("?days=7", "alice").await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+    let usage_json = resp.json();
+    assert_eq!(usage_json["days"], 7);
+    let totals = &usage_json["totals"];
     assert_eq!(
-        call(
-            &state,
-            req(
-                "GET",
-                &format!("/assistants/{id}/usage"),
-                Some(&mallory),
-                None
-            )
-        )
-        .await
-        .0,
-        StatusCode::NOT_FOUND
+        (totals["requests"].as_u64(), totals["messages"].as_u64()),
+        (Some(2), Some(4))
     );
-    let (status, err) = call(
-        &state,
-        req(
-            "GET",
-            &format!("/assistants/{id}/usage?days=1000"),
-            Some(&alice),
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(err["detail"].as_str().unwrap().contains("days"));
+    assert!(totals["output_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(usage_json["daily"].as_array().unwrap().len(), 1);
+    assert_eq!(usage_json["daily"][0]["date"].as_str().unwrap().len(), 10);
+
+    assert_eq!(usage("", "mallory").await.status, StatusCode::NOT_FOUND);
+    let resp = usage("?days=1000", "alice").await;
+    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.detail().contains("days"));
 }
 
 #[tokio::test]
 async fn owners_read_and_erase_what_their_assistant_remembers() {
-    use agentgate_shared::domain::ids::{AssistantId, UserId};
-    use agentgate_shared::domain::memory::MemoryKey;
-    let (_d, state) = setup();
-    let alice = testing::jwt(&state, "alice");
-    let (_, created) = call(
-        &state,
-        req(
-            "POST",
-            "/assistants",
-            Some(&alice),
-            Some(json!({"name": "m", "config": {"configurable": {"type==agent/memory": true}}})),
-        ),
-    )
-    .await;
-    let id = created["assistant_id"].as_str().unwrap().to_owned();
-    let aid = AssistantId::parse(&id).unwrap();
+    let app = app().await;
+    let body = json!({"name": "m", "config": {"configurable": {"type==agent/memory": true}}});
+    let created = create(&app, "alice", body).await;
+    let path = path_of(&created);
+    let aid = AssistantId::parse(created["assistant_id"].as_str().unwrap()).unwrap();
     for (key, text) in [
         (
             MemoryKey::end_user(&aid, "carol@example.com"),
@@ -399,13 +252,19 @@ async fn owners_read_and_erase_what_their_assistant_remembers() {
             "Alice tests.",
         ),
     ] {
-        let read = state.store.add_pending(&key, 5).await.unwrap();
-        state.store.save_summary(&key, &read, text).await.unwrap();
+        let read = app.state.store.add_pending(&key, 5).await.unwrap();
+        app.state
+            .store
+            .save_summary(&key, &read, text)
+            .await
+            .unwrap();
     }
-    let carol = format!("/assistants/{id}/memories/end-users/carol%40example.com");
+    let carol = format!("{path}/memories/end-users/carol%40example.com");
+    let owner = format!("{path}/memories/owner");
 
-    let (status, body) = call(&state, req("GET", &carol, Some(&alice), None)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let resp = app.get(&carol).user("alice").send().await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+    let body = resp.json();
     assert_eq!(body["summary"], "Carol hikes.");
     assert_eq!(
         body["user"],
@@ -413,80 +272,46 @@ async fn owners_read_and_erase_what_their_assistant_remembers() {
     );
     assert_eq!(body["pending_messages"], 0);
     assert!(body["updated_at"].as_str().unwrap().ends_with('Z'));
-    let (status, body) = call(
-        &state,
-        req(
-            "GET",
-            &format!("/assistants/{id}/memories/owner"),
-            Some(&alice),
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(
-        (status, body["summary"].as_str()),
-        (StatusCode::OK, Some("Alice tests."))
-    );
+    let resp = app.get(&owner).user("alice").send().await;
+    assert_eq!(resp.json()["summary"], "Alice tests.");
 
     // Nobody else can read or erase it.
-    let mallory = testing::jwt(&state, "mallory");
-    for method in ["GET", "DELETE"] {
-        let (status, _) = call(&state, req(method, &carol, Some(&mallory), None)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = call(&state, req(method, &carol, None, None)).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for method in [http::Method::GET, http::Method::DELETE] {
+        let resp = app
+            .request(method.clone(), &carol)
+            .user("mallory")
+            .send()
+            .await;
+        assert_eq!(resp.status, StatusCode::NOT_FOUND);
+        let resp = app.request(method, &carol).send().await;
+        assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
     }
 
-    let (status, _) = call(&state, req("DELETE", &carol, Some(&alice), None)).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = call(&state, req("GET", &carol, Some(&alice), None)).await;
+    let erase = || app.delete(&carol).user("alice").send();
+    assert_eq!(erase().await.status, StatusCode::NO_CONTENT);
+    let resp = app.get(&carol).user("alice").send().await;
     assert_eq!(
-        (status, body["detail"].as_str()),
-        (
-            StatusCode::NOT_FOUND,
-            Some("No memory is kept for this user")
-        )
+        (resp.status, resp.detail().as_str()),
+        (StatusCode::NOT_FOUND, "No memory is kept for this user")
     );
-    let (status, _) = call(&state, req("DELETE", &carol, Some(&alice), None)).await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "erasing twice is fine");
-    let (status, body) = call(
-        &state,
-        req(
-            "GET",
-            &format!("/assistants/{id}/memories/owner"),
-            Some(&alice),
-            None,
-        ),
-    )
-    .await;
     assert_eq!(
-        (status, body["summary"].as_str()),
-        (StatusCode::OK, Some("Alice tests.")),
+        erase().await.status,
+        StatusCode::NO_CONTENT,
+        "erasing twice is fine"
+    );
+    let resp = app.get(&owner).user("alice").send().await;
+    assert_eq!(
+        resp.json()["summary"],
+        "Alice tests.",
         "only Carol's was erased"
     );
 }
 
-/// Every sample event in `events/assistants/` goes through the router as Lambda would
-/// deliver it.
+/// Each sample event in `events/assistants/`, as Lambda delivers it, through the router.
 #[tokio::test]
 async fn every_sample_event_is_handled() {
-    let app = agentgate_shared::testing::TestApp::new(agentgate_assistants::router).await;
-    agentgate_shared::testing::seed_sample_assistant(&app.state).await;
-    agentgate_shared::testing::seed_sample_memory(&app.state).await;
-    let replies = app.replay("assistants").await;
-    assert_eq!(replies.len(), 8, "a new event needs an expectation here");
-    for (name, resp) in replies {
-        let want = match name.as_str() {
-            "create.json" => 201,
-            "get.json"
-            | "list.json"
-            | "patch.json"
-            | "rotate-token.json"
-            | "usage.json"
-            | "end-user-memory.json" => 200,
-            "forget-end-user-memory.json" => 204,
-            other => panic!("no expectation for events/assistants/{other}"),
-        };
-        assert_eq!(resp.status, want, "{name}: {}", resp.text);
-    }
+    app()
+        .await
+        .replay("assistants", samples::EVENTS, samples::check)
+        .await;
 }

@@ -2,108 +2,81 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use agentgate_shared::domain::assistant::{Assistant, AssistantPatch, NOT_PUBLIC_DETAIL};
+use agentgate_shared::domain::assistant::{Assistant, NOT_PUBLIC_DETAIL};
 use agentgate_shared::domain::ids::{ThreadId, UserId};
 use agentgate_shared::domain::thread::ThreadKey;
-use agentgate_shared::provider::ProviderSettings;
-use agentgate_shared::state::AppState;
-use agentgate_shared::testing::{self, Behavior, MockUpstream};
-use axum::body::Body;
-use http::{Request, StatusCode};
+use agentgate_shared::testing::{Behavior, TestApp, TestResponse};
+use http::StatusCode;
+
+mod samples;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "pubkey_mybot_abc123";
+const PUBLIC: &str = "/public/runs/stream";
 
-async fn assistant(state: &AppState, owner: &str, configurable: Value) -> Assistant {
-    let patch = AssistantPatch {
-        name: Some("bot".into()),
-        configurable: configurable.as_object().cloned().unwrap(),
-    };
-    let a = Assistant::create(UserId::parse(owner).unwrap(), &patch, 0).unwrap();
-    state.store.create_assistant(&a).await.unwrap();
-    a
+async fn app() -> TestApp {
+    TestApp::new(agentgate_runs::router).await
 }
 
-async fn public_bot(state: &AppState) -> Assistant {
-    assistant(
-        state,
+async fn public_bot(app: &TestApp) -> Assistant {
+    app.assistant(
         "alice",
         json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN}),
     )
     .await
 }
 
-fn post(path: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Request<Body> {
-    let mut b = Request::post(path).header("content-type", "application/json");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(body.into()).unwrap()
+async fn open_bot(app: &TestApp, owner: &str, model: &str) -> Assistant {
+    app.assistant(
+        owner,
+        json!({"type==agent/access_mode": "public_no_auth", "type==agent/model": model}),
+    )
+    .await
 }
 
-fn run_body(a: &Assistant, thread: &str, text: &str) -> String {
-    json!({"assistant_id": a.id, "thread_id": thread, "input": [{"role": "human", "content": text}]}).to_string()
+fn run_body(a: &Assistant, thread: &str, text: &str) -> Value {
+    json!({"assistant_id": a.id, "thread_id": thread, "input": [{"role": "human", "content": text}]})
 }
 
-async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    testing::app::call(agentgate_runs::router(state.clone()), req).await
-}
-
-fn detail(body: &str) -> String {
-    serde_json::from_str::<Value>(body).unwrap()["detail"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+fn public_thread(a: &Assistant, thread: &str) -> ThreadKey {
+    ThreadKey::public(&a.id, &ThreadId::parse(thread).unwrap())
 }
 
 /// The `data` of every `messages/partial` event, as the AI message's content.
-fn partials(sse: &str) -> Vec<String> {
-    sse.split("\n\n")
-        .filter_map(|ev| ev.strip_prefix("event: messages/partial\ndata: "))
-        .map(|d| {
-            serde_json::from_str::<Value>(d).unwrap()[0]["content"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+fn partials(resp: &TestResponse) -> Vec<String> {
+    resp.sse()
+        .iter()
+        .filter(|e| e.event.as_deref() == Some("messages/partial"))
+        .map(|e| e.json()[0]["content"].as_str().unwrap().to_owned())
         .collect()
+}
+
+fn ends_the_stream(resp: &TestResponse) -> bool {
+    resp.text.ends_with("event: end\ndata: {}\n\n")
 }
 
 #[tokio::test]
 async fn token_is_accepted_from_each_documented_place() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let a = public_bot(&state).await;
+    let app = app().await;
+    let a = public_bot(&app).await;
     let body = run_body(&a, "t1", "hello");
-    let with_body_token =
-        json!({"assistant_id": a.id, "input": [{"role": "user", "content": "hi"}], "token": TOKEN})
-            .to_string();
-    let bearer = format!("Bearer {TOKEN}");
-    for req in [
-        post(
-            "/public/runs/stream",
-            &[("authorization", &bearer)],
-            body.clone(),
-        ),
-        post(
-            "/public/runs/stream",
-            &[("x-public-bot-token", TOKEN)],
-            body.clone(),
-        ),
-        post("/public/runs/stream", &[], with_body_token),
+    let mut with_body_token = body.clone();
+    with_body_token["token"] = json!(TOKEN);
+    for resp in [
+        app.post(PUBLIC).bearer(TOKEN).json(&body).send().await,
+        app.post(PUBLIC)
+            .header("x-public-bot-token", TOKEN)
+            .json(&body)
+            .send()
+            .await,
+        app.post(PUBLIC).json(&with_body_token).send().await,
     ] {
-        let (status, headers, sse) = send(&state, req).await;
-        assert_eq!(status, StatusCode::OK, "{sse}");
-        assert!(
-            headers["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream")
-        );
-        assert_eq!(headers["x-accel-buffering"], "no");
-        assert!(sse.starts_with("event: metadata\ndata: {\"run_id\":"));
-        assert!(sse.ends_with("event: end\ndata: {}\n\n"));
-        let p = partials(&sse);
+        assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+        assert!(resp.header("content-type").starts_with("text/event-stream"));
+        assert_eq!(resp.header("x-accel-buffering"), "no");
+        assert!(resp.text.starts_with("event: metadata\ndata: {\"run_id\":"));
+        assert!(ends_the_stream(&resp));
+        let p = partials(&resp);
         assert!(p.len() > 2);
         assert!(
             p.windows(2)
@@ -114,310 +87,184 @@ async fn token_is_accepted_from_each_documented_place() {
 
 #[tokio::test]
 async fn bearer_wins_over_a_correct_header_token() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let a = public_bot(&state).await;
-    let req = post(
-        "/public/runs/stream",
-        &[
-            ("authorization", "Bearer pubkey_wrong_token_0000"),
-            ("x-public-bot-token", TOKEN),
-        ],
-        run_body(&a, "t", "x"),
-    );
-    let (status, _, body) = send(&state, req).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let app = app().await;
+    let a = public_bot(&app).await;
+    let resp = app
+        .post(PUBLIC)
+        .bearer("pubkey_wrong_token_0000")
+        .header("x-public-bot-token", TOKEN)
+        .json(&run_body(&a, "t", "x"))
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN, "{}", resp.text);
 }
 
 #[tokio::test]
 async fn every_refusal_has_its_own_status_and_detail() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let a = public_bot(&state).await;
-    let private = assistant(&state, "alice", json!({})).await;
+    let app = app().await;
+    let a = public_bot(&app).await;
+    let private = app.assistant("alice", json!({})).await;
     let unknown = uuid::Uuid::new_v4().to_string();
     let big = "x".repeat(300 * 1024);
-    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+    let x = run_body(&a, "t", "x");
+    let cases = vec![
+        (app.post(PUBLIC).json(&x), 401, "needs a public token"),
         (
-            post("/public/runs/stream", &[], run_body(&a, "t", "x")),
-            StatusCode::UNAUTHORIZED,
-            "needs a public token",
-        ),
-        (
-            post(
-                "/public/runs/stream",
-                &[("x-public-bot-token", "pubkey_wrong_token_0000")],
-                run_body(&a, "t", "x"),
-            ),
-            StatusCode::FORBIDDEN,
+            app.post(PUBLIC)
+                .header("x-public-bot-token", "pubkey_wrong_token_0000")
+                .json(&x),
+            403,
             "not valid",
         ),
         (
-            post(
-                "/public/runs/stream",
-                &[("x-public-bot-token", TOKEN)],
-                run_body(&private, "t", "x"),
-            ),
-            StatusCode::FORBIDDEN,
+            app.post(PUBLIC)
+                .header("x-public-bot-token", TOKEN)
+                .json(&run_body(&private, "t", "x")),
+            403,
             NOT_PUBLIC_DETAIL,
         ),
         (
-            post(
-                "/public/runs/stream",
-                &[],
-                json!({"assistant_id": unknown, "input": [{"role": "human", "content": "x"}]})
-                    .to_string(),
+            app.post(PUBLIC).json(
+                &json!({"assistant_id": unknown, "input": [{"role": "human", "content": "x"}]}),
             ),
-            StatusCode::NOT_FOUND,
+            404,
             "Assistant not found",
         ),
+        (app.post(PUBLIC).body("not json"), 400, "not valid JSON"),
+        (app.post(PUBLIC).body(""), 400, "empty"),
+        (app.post(PUBLIC).body("[1,2]"), 400, "JSON object"),
         (
-            post("/public/runs/stream", &[], "not json"),
-            StatusCode::BAD_REQUEST,
-            "not valid JSON",
-        ),
-        (
-            post("/public/runs/stream", &[], ""),
-            StatusCode::BAD_REQUEST,
-            "empty",
-        ),
-        (
-            post("/public/runs/stream", &[], "[1,2]"),
-            StatusCode::BAD_REQUEST,
-            "JSON object",
-        ),
-        (
-            post("/public/runs/stream", &[], json!({"input": []}).to_string()),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            app.post(PUBLIC).json(&json!({"input": []})),
+            422,
             "assistant_id is required",
         ),
         (
-            post(
-                "/public/runs/stream",
-                &[],
-                json!({"assistant_id": a.id, "input": "hi"}).to_string(),
-            ),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            app.post(PUBLIC)
+                .json(&json!({"assistant_id": a.id, "input": "hi"})),
+            422,
             "input must be",
         ),
         (
-            post(
-                "/public/runs/stream",
-                &[],
-                json!({"assistant_id": a.id, "input": []}).to_string(),
-            ),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            app.post(PUBLIC)
+                .json(&json!({"assistant_id": a.id, "input": []})),
+            422,
             "at least one",
         ),
         (
-            post(
-                "/public/runs/stream",
-                &[],
-                json!({"assistant_id": a.id, "input": [{"role": "wizard", "content": "x"}]})
-                    .to_string(),
+            app.post(PUBLIC).json(
+                &json!({"assistant_id": a.id, "input": [{"role": "wizard", "content": "x"}]}),
             ),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
             "input[0].role",
         ),
         (
-            post(
-                "/public/runs/stream",
-                &[],
-                json!({"assistant_id": a.id, "input": [{"role": "human", "content": big}]})
-                    .to_string(),
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE,
+            app.post(PUBLIC)
+                .json(&json!({"assistant_id": a.id, "input": [{"role": "human", "content": big}]})),
+            413,
             "larger than",
         ),
+        (app.post("/runs/stream").json(&x), 401, "user JWT"),
         (
-            post("/runs/stream", &[], run_body(&a, "t", "x")),
-            StatusCode::UNAUTHORIZED,
-            "user JWT",
-        ),
-        (
-            post(
-                "/runs/stream",
-                &[("authorization", "Bearer not.a.jwt")],
-                run_body(&a, "t", "x"),
-            ),
-            StatusCode::UNAUTHORIZED,
+            app.post("/runs/stream").bearer("not.a.jwt").json(&x),
+            401,
             "user JWT",
         ),
     ];
     for (req, want, needle) in cases {
-        let path = req.uri().path().to_owned();
-        let (status, _, body) = send(&state, req).await;
-        assert_eq!(status, want, "{path}: {body}");
-        let d = detail(&body);
+        let resp = req.send().await;
+        assert_eq!(resp.status, want, "{}", resp.text);
+        let d = resp.detail();
         assert!(d.contains(needle), "{d:?} should contain {needle:?}");
     }
     // Nothing was stored by any of the rejected requests.
-    let key = ThreadKey::public(&a.id, &ThreadId::parse("t").unwrap());
-    assert!(
-        state
-            .store
-            .recent_messages(&key, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.messages(&public_thread(&a, "t")).await.is_empty());
 }
 
 #[tokio::test]
 async fn public_no_auth_needs_no_token_and_unknown_fields_are_ignored() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let open = assistant(
-        &state,
-        "bob",
-        json!({"type==agent/access_mode": "public_no_auth"}),
-    )
-    .await;
+    let app = app().await;
+    let open = open_bot(&app, "bob", "echo").await;
     let body = json!({"assistant_id": open.id, "input": {"messages": [{"role": "human", "content": "hi"}]}, "surprise": true});
-    let (status, _, sse) = send(&state, post("/public/runs/stream", &[], body.to_string())).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(partials(&sse).last().unwrap().contains("You said: hi"));
+    let resp = app.post(PUBLIC).json(&body).send().await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert!(partials(&resp).last().unwrap().contains("You said: hi"));
 }
 
 #[tokio::test]
 async fn owner_runs_need_the_owner() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let a = assistant(&state, "alice", json!({})).await;
-    let mallory = format!("Bearer {}", testing::jwt(&state, "mallory"));
-    let (status, _, _) = send(
-        &state,
-        post(
-            "/runs/stream",
-            &[("authorization", &mallory)],
-            run_body(&a, "t", "x"),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let alice = format!("Bearer {}", testing::jwt(&state, "alice"));
-    let (status, _, sse) = send(
-        &state,
-        post(
-            "/runs/stream",
-            &[("authorization", &alice)],
-            run_body(&a, "t", "x"),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(sse.ends_with("event: end\ndata: {}\n\n"));
+    let app = app().await;
+    let a = app.assistant("alice", json!({})).await;
+    let run = |user: &'static str| {
+        app.post("/runs/stream")
+            .user(user)
+            .json(&run_body(&a, "t", "x"))
+            .send()
+    };
+    assert_eq!(run("mallory").await.status, StatusCode::NOT_FOUND);
+    let resp = run("alice").await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert!(ends_the_stream(&resp));
     // The owner's thread "t" is not the public thread "t".
-    let public = ThreadKey::public(&a.id, &ThreadId::parse("t").unwrap());
     let owner = ThreadKey::owner(
         &a.id,
         &UserId::parse("alice").unwrap(),
         &ThreadId::parse("t").unwrap(),
     );
-    assert!(
-        state
-            .store
-            .recent_messages(&public, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        state.store.recent_messages(&owner, 10).await.unwrap().len(),
-        2
-    );
+    assert!(app.messages(&public_thread(&a, "t")).await.is_empty());
+    assert_eq!(app.messages(&owner).await.len(), 2);
 }
 
 #[tokio::test]
 async fn unconfigured_and_failing_providers_are_clear_errors() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let a = assistant(&state, "alice", json!({"type==agent/access_mode": "public_no_auth", "type==agent/model": "openai:gpt-4o-mini"})).await;
-    let (status, _, body) = send(
-        &state,
-        post("/public/runs/stream", &[], run_body(&a, "t", "x")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(detail(&body).contains("openai provider is not configured"));
+    let app = TestApp::build(agentgate_runs::router)
+        .without_providers()
+        .start()
+        .await;
+    let a = open_bot(&app, "alice", "openai:gpt-4o-mini").await;
+    let resp = app.post(PUBLIC).json(&run_body(&a, "t", "x")).send().await;
+    assert_eq!(resp.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.detail().contains("openai provider is not configured"));
 
-    let mock = MockUpstream::openai(Behavior::Fail(401, "Incorrect API key provided".into())).await;
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
-    let a = assistant(&state, "alice", json!({"type==agent/access_mode": "public_no_auth", "type==agent/model": "openai:gpt-4o-mini"})).await;
-    let (status, _, body) = send(
-        &state,
-        post("/public/runs/stream", &[], run_body(&a, "t", "x")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(detail(&body).contains("Incorrect API key"));
+    let app = self::app().await;
+    app.openai
+        .set_behavior(Behavior::Fail(401, "Incorrect API key provided".into()));
+    let a = open_bot(&app, "alice", "openai:gpt-4o-mini").await;
+    let resp = app.post(PUBLIC).json(&run_body(&a, "t", "x")).send().await;
+    assert_eq!(resp.status, StatusCode::BAD_GATEWAY);
+    assert!(resp.detail().contains("Incorrect API key"));
 }
 
 #[tokio::test]
 async fn a_mid_stream_failure_ends_with_error_then_end_and_saves_nothing() {
-    let mock = MockUpstream::openai(Behavior::BreakAfter(vec!["Hel".into(), "lo".into()])).await;
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
-    let a = assistant(&state, "alice", json!({"type==agent/access_mode": "public_no_auth", "type==agent/model": "openai:gpt-4o-mini"})).await;
-    let (status, _, sse) = send(
-        &state,
-        post("/public/runs/stream", &[], run_body(&a, "t", "x")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(partials(&sse), vec!["Hel", "Hello"]);
-    assert!(sse.contains("event: error\ndata: "), "{sse}");
-    assert!(sse.ends_with("event: end\ndata: {}\n\n"));
-    let key = ThreadKey::public(&a.id, &ThreadId::parse("t").unwrap());
-    assert!(
-        state
-            .store
-            .recent_messages(&key, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let app = app().await;
+    app.openai
+        .set_behavior(Behavior::BreakAfter(vec!["Hel".into(), "lo".into()]));
+    let a = open_bot(&app, "alice", "openai:gpt-4o-mini").await;
+    let resp = app.post(PUBLIC).json(&run_body(&a, "t", "x")).send().await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(partials(&resp), vec!["Hel", "Hello"]);
+    assert!(resp.text.contains("event: error\ndata: "), "{}", resp.text);
+    assert!(ends_the_stream(&resp));
+    assert!(app.messages(&public_thread(&a, "t")).await.is_empty());
 }
 
 #[tokio::test]
 async fn threads_are_scoped_to_their_assistant() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let one = assistant(
-        &state,
-        "alice",
-        json!({"type==agent/access_mode": "public_no_auth"}),
-    )
-    .await;
-    let two = assistant(
-        &state,
-        "bob",
-        json!({"type==agent/access_mode": "public_no_auth"}),
-    )
-    .await;
-    send(
-        &state,
-        post(
-            "/public/runs/stream",
-            &[],
-            run_body(&one, "shared-id", "secret of one"),
-        ),
-    )
-    .await;
-    let (_, _, sse) = send(
-        &state,
-        post(
-            "/public/runs/stream",
-            &[],
-            run_body(&two, "shared-id", "hi"),
-        ),
-    )
-    .await;
+    let app = app().await;
+    let one = open_bot(&app, "alice", "echo").await;
+    let two = open_bot(&app, "bob", "echo").await;
+    app.post(PUBLIC)
+        .json(&run_body(&one, "shared-id", "secret of one"))
+        .send()
+        .await;
+    let resp = app
+        .post(PUBLIC)
+        .json(&run_body(&two, "shared-id", "hi"))
+        .send()
+        .await;
     // The echo model counts the human turns it was sent: bob's assistant saw only one.
-    assert!(partials(&sse).last().unwrap().contains("message 1 of"));
-    let key = ThreadKey::public(&two.id, &ThreadId::parse("shared-id").unwrap());
-    let stored = state.store.recent_messages(&key, 10).await.unwrap();
+    assert!(partials(&resp).last().unwrap().contains("message 1 of"));
+    let stored = app.messages(&public_thread(&two, "shared-id")).await;
     assert!(
         stored
             .iter()
@@ -427,82 +274,40 @@ async fn threads_are_scoped_to_their_assistant() {
 
 #[tokio::test]
 async fn a_missing_thread_id_is_minted_and_returned() {
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), ProviderSettings::default());
-    let open = assistant(
-        &state,
-        "bob",
-        json!({"type==agent/access_mode": "public_no_auth"}),
-    )
-    .await;
+    let app = app().await;
+    let open = open_bot(&app, "bob", "echo").await;
     let body = json!({"assistant_id": open.id, "input": [{"role": "human", "content": "hi"}]});
-    let (_, _, sse) = send(&state, post("/public/runs/stream", &[], body.to_string())).await;
-    let meta: Value = serde_json::from_str(
-        sse.split("\n\n")
-            .next()
-            .unwrap()
-            .strip_prefix("event: metadata\ndata: ")
-            .unwrap(),
-    )
-    .unwrap();
-    let thread = meta["thread_id"].as_str().unwrap();
-    assert!(uuid::Uuid::parse_str(thread).is_ok());
-    let key = ThreadKey::public(&open.id, &ThreadId::parse(thread).unwrap());
-    assert_eq!(
-        state.store.recent_messages(&key, 10).await.unwrap().len(),
-        2
-    );
+    let resp = app.post(PUBLIC).json(&body).send().await;
+    let meta = resp.sse()[0].clone();
+    assert_eq!(meta.event.as_deref(), Some("metadata"));
+    let thread = meta.json()["thread_id"].as_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&thread).is_ok());
+    assert_eq!(app.messages(&public_thread(&open, &thread)).await.len(), 2);
 }
 
 #[tokio::test]
 async fn public_runs_are_limited_per_source_ip_not_per_forwarded_header() {
-    let dir = testing::tempdir();
-    let state = testing::state_tuned(dir.path(), ProviderSettings::default(), |settings| {
-        settings.rate_per_minute = 2;
-    });
-    let open = assistant(
-        &state,
-        "bob",
-        json!({"type==agent/access_mode": "public_no_auth"}),
-    )
-    .await;
+    let app = TestApp::tuned(agentgate_runs::router, |s| s.rate_per_minute = 2).await;
+    let open = open_bot(&app, "bob", "echo").await;
     let from = |ip: [u8; 4], spoof: &str| {
-        let mut req = post(
-            "/public/runs/stream",
-            &[("x-forwarded-for", spoof)],
-            run_body(&open, "t", "hi"),
-        );
-        req.extensions_mut()
-            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
-                ip, 4000,
-            ))));
-        req
+        app.post(PUBLIC)
+            .header("x-forwarded-for", spoof)
+            .from_ip(ip)
+            .json(&run_body(&open, "t", "hi"))
+            .send()
     };
+    assert_eq!(from([10, 0, 0, 1], "1.1.1.1").await.status, StatusCode::OK);
+    assert_eq!(from([10, 0, 0, 1], "2.2.2.2").await.status, StatusCode::OK);
+    let resp = from([10, 0, 0, 1], "3.3.3.3").await;
     assert_eq!(
-        send(&state, from([10, 0, 0, 1], "1.1.1.1")).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        send(&state, from([10, 0, 0, 1], "2.2.2.2")).await.0,
-        StatusCode::OK
-    );
-    let (status, headers, body) = send(&state, from([10, 0, 0, 1], "3.3.3.3")).await;
-    assert_eq!(
-        status,
+        resp.status,
         StatusCode::TOO_MANY_REQUESTS,
         "a new X-Forwarded-For does not reset the limit"
     );
-    assert!(
-        headers["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
-    assert!(detail(&body).contains("Too many requests"));
+    assert!(resp.header("retry-after").parse::<u64>().unwrap() >= 1);
+    assert!(resp.detail().contains("Too many requests"));
     assert_eq!(
-        send(&state, from([10, 0, 0, 2], "3.3.3.3")).await.0,
+        from([10, 0, 0, 2], "3.3.3.3").await.status,
         StatusCode::OK,
         "another address is not limited"
     );
@@ -511,37 +316,31 @@ async fn public_runs_are_limited_per_source_ip_not_per_forwarded_header() {
 #[tokio::test]
 async fn an_owner_run_carries_the_owners_memory_and_a_public_run_none() {
     use agentgate_shared::domain::memory::MemoryKey;
-    let mock = MockUpstream::openai(Behavior::Reply(vec!["Ok".into()])).await;
-    let dir = testing::tempdir();
-    let state = testing::state(dir.path(), testing::mock_providers(Some(&mock), None));
-    let a = assistant(
-        &state,
-        "alice",
-        json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
-               "type==agent/model": "openai:gpt-4o-mini", "type==agent/memory": true}),
-    )
-    .await;
+    let app = app().await;
+    app.openai.set_behavior(Behavior::Reply(vec!["Ok".into()]));
+    let a = app
+        .assistant(
+            "alice",
+            json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
+                   "type==agent/model": "openai:gpt-4o-mini", "type==agent/memory": true}),
+        )
+        .await;
     let key = MemoryKey::owner(&a.id, &UserId::parse("alice").unwrap());
-    let read = state.store.add_pending(&key, 5).await.unwrap();
-    state
-        .store
+    let store = &app.state.store;
+    let read = store.add_pending(&key, 5).await.unwrap();
+    store
         .save_summary(&key, &read, "Alice is vegetarian.")
         .await
         .unwrap();
 
-    let jwt = testing::jwt(&state, "alice");
-    let auth = format!("Bearer {jwt}");
-    let (status, _, _) = send(
-        &state,
-        post(
-            "/runs/stream",
-            &[("authorization", auth.as_str())],
-            run_body(&a, "t1", "Dinner ideas?"),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let system = mock.seen()[0].body["messages"][0].clone();
+    let resp = app
+        .post("/runs/stream")
+        .user("alice")
+        .json(&run_body(&a, "t1", "Dinner ideas?"))
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::OK);
+    let system = app.openai.seen()[0].body["messages"][0].clone();
     assert_eq!(system["role"], "system");
     assert!(
         system["content"]
@@ -551,23 +350,20 @@ async fn an_owner_run_carries_the_owners_memory_and_a_public_run_none() {
         "{system}"
     );
 
-    let (status, _, _) = send(
-        &state,
-        post(
-            "/public/runs/stream",
-            &[("x-public-bot-token", TOKEN)],
-            run_body(&a, "t2", "hi"),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(mock.seen()[1].body["messages"][0]["role"], "user");
+    let resp = app
+        .post(PUBLIC)
+        .header("x-public-bot-token", TOKEN)
+        .json(&run_body(&a, "t2", "hi"))
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(app.openai.seen()[1].body["messages"][0]["role"], "user");
 
     // The owner's turn was counted towards the next summary (in process, in the background);
     // the public one was not.
     let mut pending = 0;
     for _ in 0..100 {
-        pending = state.store.memory(&key).await.unwrap().unwrap().pending;
+        pending = store.memory(&key).await.unwrap().unwrap().pending;
         if pending == 2 {
             break;
         }
@@ -576,25 +372,11 @@ async fn an_owner_run_carries_the_owners_memory_and_a_public_run_none() {
     assert_eq!(pending, 2);
 }
 
-/// Every sample event in `events/runs/` goes through the router as Lambda would
-/// deliver it.
+/// Each sample event in `events/runs/`, as Lambda delivers it, through the router.
 #[tokio::test]
 async fn every_sample_event_is_handled() {
-    let app = agentgate_shared::testing::TestApp::new(agentgate_runs::router).await;
-    agentgate_shared::testing::seed_sample_assistant(&app.state).await;
-    let replies = app.replay("runs").await;
-    assert_eq!(replies.len(), 2, "a new event needs an expectation here");
-    for (name, resp) in replies {
-        assert_eq!(resp.status, 200, "{name}");
-        assert!(
-            resp.text.starts_with("event: metadata"),
-            "{name}: {}",
-            resp.text
-        );
-        assert!(
-            resp.text.ends_with("event: end\ndata: {}\n\n"),
-            "{name}: {}",
-            resp.text
-        );
-    }
+    app()
+        .await
+        .replay("runs", samples::EVENTS, samples::check)
+        .await;
 }

@@ -76,6 +76,11 @@ impl TestApp {
         Self::build(router).start().await
     }
 
+    /// `router`'s family with the test settings changed by `tune` (caps, history...).
+    pub async fn tuned(router: fn(AppState) -> Router, tune: impl FnOnce(&mut Settings)) -> Self {
+        Self::build(router).settings(tune).start().await
+    }
+
     pub fn build(router: fn(AppState) -> Router) -> TestAppBuilder {
         TestAppBuilder {
             router,
@@ -115,6 +120,7 @@ impl TestApp {
             app: self,
             builder: http::Request::builder().method(method).uri(path),
             body: Body::empty(),
+            router: None,
         }
     }
 
@@ -134,14 +140,28 @@ impl TestApp {
         self.request(Method::DELETE, path)
     }
 
-    /// Every sample event of `function` (in `events/<function>/`) through the router as
-    /// Lambda would deliver it, with the response to each.
-    pub async fn replay(&self, function: &str) -> Vec<(String, TestResponse)> {
-        let mut out = Vec::new();
-        for (name, req) in super::samples::sample_events(&self.state, function) {
-            out.push((name, self.send(req).await));
+    /// The stored messages of a thread (up to 1,000), oldest first.
+    pub async fn messages(
+        &self,
+        key: &crate::domain::thread::ThreadKey,
+    ) -> Vec<crate::domain::thread::StoredMessage> {
+        self.state
+            .store
+            .recent_messages(key, 1000)
+            .await
+            .expect("read thread")
+    }
+
+    /// Sends every sample event of `function` (in `events/<function>/`; there must be
+    /// `expected` of them) through the router as Lambda would deliver it, after storing
+    /// what the events refer to, and checks each response with `check`.
+    pub async fn replay(&self, function: &str, expected: usize, check: fn(&str, &TestResponse)) {
+        super::samples::prepare_samples(&self.state, function).await;
+        let events = super::samples::sample_events(&self.state, function);
+        assert_eq!(events.len(), expected, "events/{function}");
+        for (name, req) in events {
+            check(&name, &self.send(req).await);
         }
-        out
     }
 
     /// Sends a ready-made request (a sample event, say) through the router.
@@ -156,6 +176,7 @@ pub struct TestRequest<'a> {
     app: &'a TestApp,
     builder: http::request::Builder,
     body: Body,
+    router: Option<fn(AppState) -> Router>,
 }
 
 impl TestRequest<'_> {
@@ -168,6 +189,29 @@ impl TestRequest<'_> {
     #[must_use]
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// A bearer JWT for the user `sub`.
+    #[must_use]
+    pub fn user(self, sub: &str) -> Self {
+        let jwt = self.app.jwt(sub);
+        self.bearer(&jwt)
+    }
+
+    /// The request as if it came from `ip` (the address Lambda or the local server sees).
+    #[must_use]
+    pub fn from_ip(mut self, ip: [u8; 4]) -> Self {
+        let addr = std::net::SocketAddr::from((ip, 4000));
+        self.builder = self.builder.extension(axum::extract::ConnectInfo(addr));
+        self
+    }
+
+    /// Sends through another family's router over the same state (a run before a usage
+    /// read, say).
+    #[must_use]
+    pub fn via(mut self, router: fn(AppState) -> Router) -> Self {
+        self.router = Some(router);
+        self
     }
 
     /// A JSON body (with its content type).
@@ -186,7 +230,16 @@ impl TestRequest<'_> {
 
     pub async fn send(self) -> TestResponse {
         let req = self.builder.body(self.body).expect("valid request");
-        self.app.send(req).await
+        match self.router {
+            Some(router) => {
+                let resp = router(self.app.state.clone())
+                    .oneshot(req)
+                    .await
+                    .expect("router answers");
+                TestResponse::read(resp).await
+            }
+            None => self.app.send(req).await,
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::samples::{SAMPLE_OWNER, sample_event_files, seed_sample_assistant};
+use super::samples::{SAMPLE_OWNER, prepare_samples, sample_event_files, seed_sample_assistant};
 use super::{jwt, runtime};
 use crate::auth::JwtKeys;
 use crate::clock::{Clock, SystemClock};
@@ -195,6 +195,7 @@ impl Deployment {
         binary: &str,
         function: &str,
     ) -> Vec<(String, runtime::Reply)> {
+        prepare_samples(&self.state, function).await;
         let files = sample_event_files(function, &self.owner_jwt);
         let events: Vec<(String, String)> = files
             .iter()
@@ -223,6 +224,26 @@ impl Deployment {
                 (name, reply)
             })
             .collect()
+    }
+
+    /// Runs `binary` on `function`'s sample events (there must be `expected` of them) and
+    /// checks each HTTP response with `check`, after checking the invocation succeeded and
+    /// used response streaming or not as `streamed` says.
+    pub async fn check_samples(
+        &self,
+        binary: &str,
+        function: &str,
+        expected: usize,
+        streamed: bool,
+        check: fn(&str, &super::TestResponse),
+    ) {
+        let replies = self.invoke_samples(binary, function).await;
+        assert_eq!(replies.len(), expected, "events/{function}");
+        for (name, reply) in replies {
+            assert!(!reply.error, "{name}: {:?}", reply.body);
+            assert_eq!(reply.streamed, streamed, "{name}: response streaming");
+            check(&name, &reply.response());
+        }
     }
 
     /// Starts `binary` without `var` and checks that the failed cold start was reported to

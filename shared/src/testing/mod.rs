@@ -25,10 +25,27 @@ pub mod runtime;
 pub mod samples;
 pub mod upstream;
 
-pub use app::{TestApp, TestResponse};
+pub use app::{TestApp, TestRequest, TestResponse};
 pub use deployment::Deployment;
 pub use samples::*;
 pub use upstream::{Behavior, MockUpstream, Seen};
+
+/// Declares the test that runs a function's real binary (named like the function) under
+/// a local Runtime API, on DynamoDB Local and a local Secrets Manager, and checks the
+/// response to each of its sample events with `check`, as the router tests do.
+#[macro_export]
+macro_rules! binary_answers_sample_events {
+    ($function:literal, events = $expected:expr, streamed = $streamed:expr, check = $check:path) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_binary_answers_every_sample_event() {
+            let binary = env!(concat!("CARGO_BIN_EXE_", $function));
+            $crate::testing::Deployment::create()
+                .await
+                .check_samples(binary, $function, $expected, $streamed, $check)
+                .await;
+        }
+    };
+}
 
 /// The signing secret of test states.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";

@@ -60,6 +60,22 @@ pub async fn seed_sample_memory(state: &AppState) {
         .expect("save the sample memory");
 }
 
+/// Stores what the sample events of `function` refer to: the sample assistant (once), the
+/// end user's memory the owner API reads, and for the widget the assistant opened to
+/// everyone.
+pub async fn prepare_samples(state: &AppState, function: &str) {
+    let id = crate::domain::ids::AssistantId::parse(SAMPLE_ASSISTANT_ID).expect("sample id");
+    let stored = state.store.get_assistant(&id).await.expect("read sample");
+    if stored.is_none() {
+        seed_sample_assistant(state).await;
+    }
+    match function {
+        "assistants" => seed_sample_memory(state).await,
+        "widget" => open_sample_assistant(state).await,
+        _ => {}
+    }
+}
+
 /// Opens the sample assistant to everyone (`public_no_auth`), as the widget events need.
 pub async fn open_sample_assistant(state: &AppState) {
     use crate::domain::assistant::AssistantPatch;
