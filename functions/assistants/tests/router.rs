@@ -307,11 +307,9 @@ async fn owners_read_and_erase_what_their_assistant_remembers() {
     );
 }
 
-/// Each sample event in `events/assistants/`, as Lambda delivers it, through the router.
-#[tokio::test]
-async fn every_sample_event_is_handled() {
-    app()
-        .await
-        .replay("assistants", samples::EVENTS, samples::check)
-        .await;
-}
+agentgate_shared::router_answers_sample_events!(
+    agentgate_assistants::router,
+    "assistants",
+    events = samples::EVENTS,
+    check = samples::check
+);

@@ -312,11 +312,9 @@ async fn a_non_streaming_reply_the_upstream_breaks_off_is_502_and_still_counted(
     );
 }
 
-/// Each sample event in `events/openai/`, as Lambda delivers it, through the router.
-#[tokio::test]
-async fn every_sample_event_is_handled() {
-    app()
-        .await
-        .replay("openai", samples::EVENTS, samples::check)
-        .await;
-}
+agentgate_shared::router_answers_sample_events!(
+    agentgate_openai::router,
+    "openai",
+    events = samples::EVENTS,
+    check = samples::check
+);

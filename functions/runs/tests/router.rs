@@ -372,11 +372,9 @@ async fn an_owner_run_carries_the_owners_memory_and_a_public_run_none() {
     assert_eq!(pending, 2);
 }
 
-/// Each sample event in `events/runs/`, as Lambda delivers it, through the router.
-#[tokio::test]
-async fn every_sample_event_is_handled() {
-    app()
-        .await
-        .replay("runs", samples::EVENTS, samples::check)
-        .await;
-}
+agentgate_shared::router_answers_sample_events!(
+    agentgate_runs::router,
+    "runs",
+    events = samples::EVENTS,
+    check = samples::check
+);

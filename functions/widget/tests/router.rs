@@ -272,11 +272,9 @@ async fn a_conversation_continues_even_when_no_history_is_sent() {
     );
 }
 
-/// Each sample event in `events/widget/`, as Lambda delivers it, through the router.
-#[tokio::test]
-async fn every_sample_event_is_handled() {
-    app()
-        .await
-        .replay("widget", samples::EVENTS, samples::check)
-        .await;
-}
+agentgate_shared::router_answers_sample_events!(
+    agentgate_widget::router,
+    "widget",
+    events = samples::EVENTS,
+    check = samples::check
+);

@@ -47,6 +47,19 @@ macro_rules! binary_answers_sample_events {
     };
 }
 
+/// Declares the test that sends each of a function's sample events, as Lambda delivers
+/// it, through the family's router (on a [`TestApp`]) and checks the response with `check`.
+#[macro_export]
+macro_rules! router_answers_sample_events {
+    ($router:path, $function:literal, events = $expected:expr, check = $check:path) => {
+        #[tokio::test]
+        async fn every_sample_event_is_handled() {
+            let app = $crate::testing::TestApp::new($router).await;
+            app.replay($function, $expected, $check).await;
+        }
+    };
+}
+
 /// The signing secret of test states.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
