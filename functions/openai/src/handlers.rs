@@ -11,10 +11,12 @@ use agentgate_shared::state::AppState;
 use agentgate_shared::stream::openai::{ChunkEncoder, ResponseMeta, completion_json};
 use agentgate_shared::turn::{History, Turn};
 use axum::Json;
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use http::HeaderMap;
+use http::request::Parts;
 use serde_json::{Value, json};
+use std::convert::Infallible;
 
 use crate::OpenAiError;
 use crate::auth::KeyAssistant;
@@ -22,6 +24,21 @@ use crate::request::{ChatCompletionRequest, parse_user};
 
 /// Header naming the end user when the body has no `user` field.
 pub const END_USER_HEADER: &str = "x-end-user";
+
+/// The raw `X-End-User` header, checked only when the body names no user.
+pub struct EndUserHeader(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for EndUserHeader {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let header = parts.headers.get(END_USER_HEADER);
+        // A header that is not text reads as empty, which the check refuses.
+        Ok(Self(
+            header.map(|h| h.to_str().unwrap_or_default().to_owned()),
+        ))
+    }
+}
 /// Transcript of requests that name no end user.
 const ANONYMOUS: &str = "anonymous";
 
@@ -29,13 +46,13 @@ const ANONYMOUS: &str = "anonymous";
 pub async fn chat_completions(
     State(state): State<AppState>,
     KeyAssistant(assistant): KeyAssistant,
-    headers: HeaderMap,
+    EndUserHeader(header): EndUserHeader,
     JsonObject(body, ..): JsonObject<OpenAiError>,
 ) -> Result<Response, OpenAiError> {
     let req = ChatCompletionRequest::parse(&body)?;
-    let end_user = match (&req.user, headers.get(END_USER_HEADER)) {
+    let end_user = match (&req.user, header) {
         (Some(u), _) => Some(u.clone()),
-        (None, Some(h)) => Some(parse_user(h.to_str().unwrap_or_default(), "X-End-User")?),
+        (None, Some(h)) => Some(parse_user(&h, "X-End-User")?),
         (None, None) => None,
     };
     let caps = ratelimit::public_caps(

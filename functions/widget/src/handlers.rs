@@ -10,9 +10,12 @@ use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::widget::{LegacyWidgetEncoder, TurnIds, UiMessageEncoder};
 use agentgate_shared::turn::{History, Turn};
+use axum::extract::FromRequestParts;
 use axum::extract::State;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
+use http::request::Parts;
+use std::convert::Infallible;
 
 use crate::WidgetError;
 use crate::request::ChatRequest;
@@ -20,13 +23,21 @@ use crate::request::ChatRequest;
 /// The header that selects the UI message stream.
 pub const VERSION_HEADER: &str = "x-widget-version";
 
-/// Whether the caller asked for the UI message stream (widget version 2 or later).
-fn modern(headers: &HeaderMap) -> bool {
-    headers
-        .get(VERSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .is_some_and(|v| v >= 2)
+/// Whether the caller asked for the UI message stream (widget version 2 or later) rather
+/// than the legacy dialect.
+pub struct UiStream(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for UiStream {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let version = parts
+            .headers
+            .get(VERSION_HEADER)
+            .and_then(|v| v.to_str().ok());
+        let number = version.and_then(|v| v.trim().parse::<u32>().ok());
+        Ok(Self(number.is_some_and(|v| v >= 2)))
+    }
 }
 
 /// `POST /v1/public/chat`: one visitor message, one streamed reply.
@@ -34,7 +45,7 @@ fn modern(headers: &HeaderMap) -> bool {
 pub async fn chat(
     State(state): State<AppState>,
     SourceIp(ip): SourceIp,
-    headers: HeaderMap,
+    UiStream(modern): UiStream,
     JsonObject(body, ..): JsonObject<WidgetError>,
 ) -> Result<Response, WidgetError> {
     let req = ChatRequest::parse(&body).map_err(WidgetError::Invalid)?;
@@ -71,7 +82,7 @@ pub async fn chat(
         message_id: started.run_id.as_str().to_owned(),
         conversation_id: conversation.as_str().to_owned(),
     };
-    if modern(&headers) {
+    if modern {
         let mut resp = sse_response(started.stream(UiMessageEncoder::new(ids)));
         resp.headers_mut().insert(
             "x-vercel-ai-ui-message-stream",

@@ -130,16 +130,9 @@ impl Provider for AnthropicProvider {
 mod tests {
     use super::*;
 
-    fn ev(data: &str) -> SseEvent {
-        SseEvent {
-            event: None,
-            data: data.into(),
-        }
-    }
-
     #[test]
     fn maps_the_messages_stream() {
-        let start = map_event(&ev(
+        let start = map_event(&SseEvent::data(
             r#"{"type":"message_start","message":{"usage":{"input_tokens":7}}}"#,
         ));
         assert_eq!(
@@ -149,11 +142,11 @@ mod tests {
                 output_tokens: 0
             })]))
         );
-        let delta = map_event(&ev(
+        let delta = map_event(&SseEvent::data(
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}"#,
         ));
         assert_eq!(delta, Some(Ok(vec![ProviderEvent::Delta("Hel".into())])));
-        let end = map_event(&ev(
+        let end = map_event(&SseEvent::data(
             r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":9}}"#,
         ));
         assert_eq!(
@@ -166,9 +159,9 @@ mod tests {
                 ProviderEvent::Finish(FinishReason::Length)
             ]))
         );
-        assert!(map_event(&ev(r#"{"type":"message_stop"}"#)).is_none());
+        assert!(map_event(&SseEvent::data(r#"{"type":"message_stop"}"#)).is_none());
         assert!(matches!(
-            map_event(&ev(
+            map_event(&SseEvent::data(
                 r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
             )),
             Some(Err(ProviderError::Upstream { .. }))

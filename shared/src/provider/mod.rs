@@ -157,24 +157,16 @@ impl Providers {
             .map_err(|e| ProviderError::Transport(e.to_string()))?;
         let openai = (settings.openai_api_key.is_some() || settings.openai_base_url.is_some())
             .then(|| {
+                let base = or_default(&settings.openai_base_url, openai::DEFAULT_BASE_URL);
                 Arc::new(openai::OpenAiProvider::new(
                     client.clone(),
-                    settings
-                        .openai_base_url
-                        .clone()
-                        .unwrap_or_else(|| openai::DEFAULT_BASE_URL.to_owned()),
+                    base,
                     settings.openai_api_key.clone(),
                 ))
             });
         let anthropic = settings.anthropic_api_key.clone().map(|key| {
-            Arc::new(anthropic::AnthropicProvider::new(
-                client.clone(),
-                settings
-                    .anthropic_base_url
-                    .clone()
-                    .unwrap_or_else(|| anthropic::DEFAULT_BASE_URL.to_owned()),
-                key,
-            ))
+            let base = or_default(&settings.anthropic_base_url, anthropic::DEFAULT_BASE_URL);
+            Arc::new(anthropic::AnthropicProvider::new(client.clone(), base, key))
         });
         Ok(Self {
             echo: Arc::new(echo::EchoProvider::new(settings.echo_delay)),
@@ -257,4 +249,9 @@ async fn upstream_error(resp: reqwest::Response) -> ProviderError {
         })
         .unwrap_or_else(|| text.chars().take(300).collect());
     ProviderError::Upstream { status, message }
+}
+
+/// A configured base URL, or the provider's public one.
+fn or_default(configured: &Option<String>, default: &str) -> String {
+    configured.clone().unwrap_or_else(|| default.to_owned())
 }

@@ -119,27 +119,20 @@ impl Provider for OpenAiProvider {
 mod tests {
     use super::*;
 
-    fn ev(data: &str) -> SseEvent {
-        SseEvent {
-            event: None,
-            data: data.into(),
-        }
-    }
-
     #[test]
     fn maps_deltas_finish_usage_and_errors() {
-        let d = map_event(&ev(
+        let d = map_event(&SseEvent::data(
             r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
         ));
         assert_eq!(d, Some(Ok(vec![ProviderEvent::Delta("Hi".into())])));
-        let f = map_event(&ev(
+        let f = map_event(&SseEvent::data(
             r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#,
         ));
         assert_eq!(
             f,
             Some(Ok(vec![ProviderEvent::Finish(FinishReason::Length)]))
         );
-        let u = map_event(&ev(
+        let u = map_event(&SseEvent::data(
             r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
         ));
         assert_eq!(
@@ -150,10 +143,10 @@ mod tests {
             })]))
         );
         assert!(matches!(
-            map_event(&ev(r#"{"error":{"message":"boom"}}"#)),
+            map_event(&SseEvent::data(r#"{"error":{"message":"boom"}}"#)),
             Some(Err(ProviderError::Upstream { .. }))
         ));
-        assert!(map_event(&ev("[DONE]")).is_none());
+        assert!(map_event(&SseEvent::data("[DONE]")).is_none());
     }
 
     #[test]

@@ -16,6 +16,16 @@ pub struct SseEvent {
     pub data: String,
 }
 
+impl SseEvent {
+    /// An unnamed event carrying `data`.
+    pub fn data(data: impl Into<String>) -> Self {
+        Self {
+            event: None,
+            data: data.into(),
+        }
+    }
+}
+
 /// Bounds a single upstream event so a misbehaving server cannot exhaust memory.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 

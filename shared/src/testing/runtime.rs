@@ -116,13 +116,7 @@ impl FakeRuntime {
             )
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind runtime api");
-        let addr = listener.local_addr().expect("runtime api address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = super::serve_local(app).await;
         Self { addr, inner, task }
     }
 

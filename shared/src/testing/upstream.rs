@@ -34,8 +34,16 @@ pub struct Seen {
     pub api_key: Option<String>,
 }
 
+/// Which provider's wire format the mock speaks.
+#[derive(Debug, Clone, Copy)]
+enum Dialect {
+    OpenAi,
+    Anthropic,
+}
+
 #[derive(Clone)]
 struct MockState {
+    dialect: Dialect,
     behavior: Arc<Mutex<Behavior>>,
     seen: Arc<Mutex<Vec<Seen>>>,
     delay: Arc<Mutex<Duration>>,
@@ -74,35 +82,26 @@ impl Drop for MockUpstream {
 impl MockUpstream {
     /// An OpenAI-compatible server; its base URL (with `/v1`) is [`Self::openai_base_url`].
     pub async fn openai(behavior: Behavior) -> Self {
-        Self::spawn("/v1/chat/completions", behavior, openai_handler).await
+        Self::spawn("/v1/chat/completions", behavior, Dialect::OpenAi).await
     }
 
     /// An Anthropic Messages server; its base URL is [`Self::base_url`].
     pub async fn anthropic(behavior: Behavior) -> Self {
-        Self::spawn("/v1/messages", behavior, anthropic_handler).await
+        Self::spawn("/v1/messages", behavior, Dialect::Anthropic).await
     }
 
-    async fn spawn<H, T>(path: &str, behavior: Behavior, handler: H) -> Self
-    where
-        H: axum::handler::Handler<T, MockState> + Clone + Send + Sync + 'static,
-        T: 'static,
-    {
+    async fn spawn(path: &str, behavior: Behavior, dialect: Dialect) -> Self {
         let state = MockState {
+            dialect,
             behavior: Arc::new(Mutex::new(behavior)),
             seen: Arc::default(),
             delay: Arc::new(Mutex::new(Duration::from_millis(5))),
             cut: Arc::default(),
         };
         let app = Router::new()
-            .route(path, post(handler))
+            .route(path, post(answer))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind mock upstream");
-        let addr = listener.local_addr().expect("mock address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = super::serve_local(app).await;
         Self { addr, state, task }
     }
 
@@ -197,27 +196,39 @@ fn error_response(status: u16, body: Value) -> Response {
         .unwrap_or_default()
 }
 
-async fn openai_handler(
-    State(state): State<MockState>,
-    headers: http::HeaderMap,
-    body: Bytes,
-) -> Response {
-    let behavior = record(&state, &headers, &body);
+/// Records the request, then answers as the behaviour says in the mock's dialect.
+async fn answer(State(state): State<MockState>, headers: http::HeaderMap, body: Bytes) -> Response {
+    let (pieces, broke) = match record(&state, &headers, &body) {
+        Behavior::Fail(status, msg) => {
+            let body = match state.dialect {
+                Dialect::OpenAi => {
+                    json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": null}})
+                }
+                Dialect::Anthropic => {
+                    json!({"type": "error", "error": {"type": "invalid_request_error", "message": msg}})
+                }
+            };
+            return error_response(status, body);
+        }
+        Behavior::Reply(p) => (p, false),
+        Behavior::BreakAfter(p) => (p, true),
+    };
+    let frames = match state.dialect {
+        Dialect::OpenAi => openai_frames(&pieces, broke),
+        Dialect::Anthropic => anthropic_frames(&pieces, broke),
+    };
+    sse(frames, &state)
+}
+
+/// Chat completions chunks: a role chunk, one per piece, then either an in-stream error or
+/// the finish chunk, a usage chunk and `[DONE]`.
+fn openai_frames(pieces: &[String], broke: bool) -> Vec<String> {
     let chunk = |delta: Value, finish: Value| {
         format!(
             "data: {}\n\n",
             json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
                    "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
         )
-    };
-    let pieces = match &behavior {
-        Behavior::Fail(status, msg) => {
-            return error_response(
-                *status,
-                json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": null}}),
-            );
-        }
-        Behavior::Reply(p) | Behavior::BreakAfter(p) => p.clone(),
     };
     let mut frames = vec![chunk(
         json!({"role": "assistant", "content": ""}),
@@ -228,7 +239,7 @@ async fn openai_handler(
             .iter()
             .map(|p| chunk(json!({"content": p}), Value::Null)),
     );
-    if matches!(behavior, Behavior::BreakAfter(_)) {
+    if broke {
         frames.push(format!(
             "data: {}\n\n",
             json!({"error": {"message": "mock upstream broke", "type": "server_error"}})
@@ -242,25 +253,13 @@ async fn openai_handler(
         ));
         frames.push("data: [DONE]\n\n".to_owned());
     }
-    sse(frames, &state)
+    frames
 }
 
-async fn anthropic_handler(
-    State(state): State<MockState>,
-    headers: http::HeaderMap,
-    body: Bytes,
-) -> Response {
-    let behavior = record(&state, &headers, &body);
+/// Messages API events: start, a text block with one delta per piece, then either an
+/// `error` event or the block stop, `message_delta` and `message_stop`.
+fn anthropic_frames(pieces: &[String], broke: bool) -> Vec<String> {
     let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let pieces = match &behavior {
-        Behavior::Fail(status, msg) => {
-            return error_response(
-                *status,
-                json!({"type": "error", "error": {"type": "invalid_request_error", "message": msg}}),
-            );
-        }
-        Behavior::Reply(p) | Behavior::BreakAfter(p) => p.clone(),
-    };
     let mut frames = vec![
         ev(
             "message_start",
@@ -277,7 +276,7 @@ async fn anthropic_handler(
     frames.extend(pieces.iter().map(|p| {
         ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
     }));
-    if matches!(behavior, Behavior::BreakAfter(_)) {
+    if broke {
         frames.push(ev("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
     } else {
         frames.push(ev(
@@ -291,5 +290,5 @@ async fn anthropic_handler(
         ));
         frames.push(ev("message_stop", json!({"type": "message_stop"})));
     }
-    sse(frames, &state)
+    frames
 }

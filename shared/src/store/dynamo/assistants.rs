@@ -189,9 +189,7 @@ impl AssistantStore for DynamoStore {
         let mut start = None;
         loop {
             let page = self
-                .client
                 .query()
-                .table_name(&*self.table)
                 .index_name(items::GSI1)
                 .key_condition_expression("gsi1pk = :o")
                 .expression_attribute_values(":o", s(items::owner_gsi_pk(owner)))
@@ -221,9 +219,7 @@ impl AssistantStore for DynamoStore {
         if old == new {
             // No token change: one conditional put, half the cost of a transaction.
             let put = self
-                .client
                 .put_item()
-                .table_name(&*self.table)
                 .set_item(Some(Item::from(next)))
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", n(prev.version));

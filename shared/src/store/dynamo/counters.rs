@@ -24,9 +24,7 @@ impl CounterStore for DynamoStore {
         }
         let now = self.clock.now_secs();
         let result = self
-            .client
             .update_item()
-            .table_name(&*self.table)
             .set_key(Some(items::counter_key(key)))
             .update_expression("SET #ttl = if_not_exists(#ttl, :exp) ADD #count :one")
             .condition_expression(

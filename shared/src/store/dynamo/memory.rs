@@ -33,9 +33,7 @@ impl MemoryStore for DynamoStore {
         // item, unless a concurrent request replaced it first, in which case count again.
         for _ in 0..3 {
             let counted = self
-                .client
                 .update_item()
-                .table_name(&*self.table)
                 .set_key(Some(items::memory_key(key)))
                 .update_expression(
                     "SET #ttl = :ttl, version = if_not_exists(version, :v) ADD pending :n",
@@ -82,9 +80,7 @@ impl MemoryStore for DynamoStore {
         let now = self.clock.now_secs();
         let consumed = i64::try_from(read.pending).unwrap_or(i64::MAX);
         let saved = self
-            .client
             .update_item()
-            .table_name(&*self.table)
             .set_key(Some(items::memory_key(key)))
             .update_expression(
                 "SET summary = :s, updated_at = :at, #ttl = :ttl ADD version :one, pending :minus",
@@ -109,9 +105,7 @@ impl MemoryStore for DynamoStore {
 
     #[tracing::instrument(skip_all)]
     async fn forget(&self, key: &MemoryKey) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&*self.table)
+        self.delete_item()
             .set_key(Some(items::memory_key(key)))
             .send()
             .await

@@ -20,6 +20,11 @@ mod usage;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::Put;
 
 use crate::clock::Clock;
@@ -60,6 +65,27 @@ impl DynamoStore {
         &self.table
     }
 
+    /// The table's `UpdateItem`, `PutItem`, `GetItem`, `Query` and `DeleteItem` calls.
+    pub(super) fn update_item(&self) -> UpdateItemFluentBuilder {
+        self.client.update_item().table_name(&*self.table)
+    }
+
+    pub(super) fn put_item(&self) -> PutItemFluentBuilder {
+        self.client.put_item().table_name(&*self.table)
+    }
+
+    pub(super) fn get_item(&self) -> GetItemFluentBuilder {
+        self.client.get_item().table_name(&*self.table)
+    }
+
+    pub(super) fn query(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(&*self.table)
+    }
+
+    pub(super) fn delete_item(&self) -> DeleteItemFluentBuilder {
+        self.client.delete_item().table_name(&*self.table)
+    }
+
     pub(super) fn put(&self, item: Item, condition: &str) -> Result<Put, StoreError> {
         Put::builder()
             .table_name(&*self.table)
@@ -77,9 +103,7 @@ impl DynamoStore {
         consistent: bool,
     ) -> Result<Option<Item>, StoreError> {
         let out = self
-            .client
             .get_item()
-            .table_name(&*self.table)
             .set_key(Some(key))
             .consistent_read(consistent)
             .send()
@@ -94,9 +118,7 @@ impl DynamoStore {
     /// is there (a concurrent request got there first).
     pub(super) async fn put_unless_live(&self, item: Item, now: i64) -> Result<bool, StoreError> {
         let put = self
-            .client
             .put_item()
-            .table_name(&*self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
             .expression_attribute_names("#ttl", TTL)

@@ -157,9 +157,7 @@ impl ThreadStore for DynamoStore {
             return Ok(Vec::new());
         }
         let out = self
-            .client
             .query()
-            .table_name(&*self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
             .expression_attribute_values(":pk", s(items::thread_pk(key)))
             .expression_attribute_values(":m", s("M#"))
@@ -206,9 +204,7 @@ impl ThreadStore for DynamoStore {
         let mut reserved = None;
         for _ in 0..3 {
             let update = self
-                .client
                 .update_item()
-                .table_name(&*self.table)
                 .set_key(Some(items::thread_meta_key(key)))
                 .update_expression("SET #ttl = :ttl ADD next_seq :n")
                 .condition_expression("attribute_exists(pk) AND #ttl > :now")

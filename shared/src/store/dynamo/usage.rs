@@ -26,10 +26,7 @@ impl UsageStore for DynamoStore {
             delta.output_tokens,
             delta.latency_ms,
         ];
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&*self.table)
+        let mut req = self.update_item()
             .set_key(Some(items::key(items::usage_pk(assistant), &items::usage_sk(day))))
             .update_expression(
                 "SET #ttl = :ttl ADD requests :a, messages :b, input_tokens :c, output_tokens :d, latency_ms :e",
@@ -51,9 +48,7 @@ impl UsageStore for DynamoStore {
         last_day: i64,
     ) -> Result<Vec<DailyUsage>, StoreError> {
         let out = self
-            .client
             .query()
-            .table_name(&*self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :a AND :b")
             .expression_attribute_values(":pk", s(items::usage_pk(assistant)))
             .expression_attribute_values(":a", s(items::usage_sk(first_day)))
