@@ -53,6 +53,12 @@ impl MemoryKey {
         Self::new(assistant, &format!("openai:{end_user}"))
     }
 
+    /// An email address verified through one of the assistant's public links (shared by
+    /// every link of the assistant, never by the OpenAI endpoint's unverified users).
+    pub fn verified_email(assistant: &AssistantId, email: &str) -> Self {
+        Self::new(assistant, &format!("email:{email}"))
+    }
+
     /// A named end user as an owner writes it (the rule of [`super::ids::parse_end_user`]).
     pub fn parse_end_user(assistant: &AssistantId, raw: &str) -> Result<Self, Invalid> {
         let u = super::ids::parse_end_user(raw).ok_or_else(|| {

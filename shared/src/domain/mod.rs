@@ -6,6 +6,7 @@
 
 pub mod assistant;
 pub mod ids;
+pub mod link;
 pub mod memory;
 pub mod message;
 pub mod ratelimit;

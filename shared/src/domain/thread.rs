@@ -50,6 +50,12 @@ impl ThreadKey {
         ))
     }
 
+    /// A conversation of one subject (an anonymous session, or a verified email) of a
+    /// public link.
+    pub fn link(link: &super::link::LinkId, subject: &str, conversation: &ThreadId) -> Self {
+        Self::at(format!("link:{link}/{subject}/{}", conversation.as_str()))
+    }
+
     /// A thread as a store read it back: its address and the memory it was written for.
     pub fn stored(address: impl Into<String>, memory: Option<MemoryKey>) -> Self {
         Self {

@@ -146,6 +146,11 @@ impl std::fmt::Debug for TokenDigest {
 }
 
 impl TokenDigest {
+    /// The SHA-256 of any secret handed out as text (public, link and session tokens).
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
