@@ -9,7 +9,8 @@
 use async_trait::async_trait;
 
 use crate::domain::assistant::Assistant;
-use crate::domain::ids::{AssistantId, UserId};
+use crate::domain::ids::{AssistantId, ThreadId, UserId};
+use crate::domain::link::{EmailCode, LinkId, PublicLink, Session, VisitorKey};
 use crate::domain::memory::{Memory, MemoryKey};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::domain::token::TokenDigest;
@@ -166,7 +167,91 @@ pub trait MemoryStore: Send + Sync {
     async fn forget(&self, key: &MemoryKey) -> Result<(), StoreError>;
 }
 
-/// Everything the functions need from storage.
-pub trait Store: AssistantStore + ThreadStore + CounterStore + UsageStore + MemoryStore {}
+/// Public links and the index from link-token digest to link.
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    /// Stores a new link and indexes its token; `AlreadyExists` if the id or the token
+    /// digest is taken. All or nothing.
+    async fn create_link(&self, link: &PublicLink) -> Result<(), StoreError>;
 
-impl<T: AssistantStore + ThreadStore + CounterStore + UsageStore + MemoryStore> Store for T {}
+    async fn get_link(
+        &self,
+        assistant: &AssistantId,
+        id: &LinkId,
+    ) -> Result<Option<PublicLink>, StoreError>;
+
+    /// The assistant's links, oldest first.
+    async fn list_links(&self, assistant: &AssistantId) -> Result<Vec<PublicLink>, StoreError>;
+
+    /// Replaces `prev` by `next` if the stored version is still `prev.version`; `Conflict`
+    /// otherwise (also when the link was deleted meanwhile).
+    async fn update_link(&self, prev: &PublicLink, next: &PublicLink) -> Result<(), StoreError>;
+
+    /// Deletes the link and its token index entry (absent is fine).
+    async fn delete_link(&self, link: &PublicLink) -> Result<(), StoreError>;
+
+    /// The link a token digest opens.
+    async fn find_link_by_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<PublicLink>, StoreError>;
+}
+
+/// The sessions of public links, the conversations each subject may read, and the email
+/// codes that verify addresses.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session under its digest; `AlreadyExists` if the digest is taken.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// The live session with this digest.
+    async fn session(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError>;
+
+    /// Moves a live session's expiry to `expires_at` (epoch seconds).
+    async fn renew_session(&self, digest: &TokenDigest, expires_at: i64) -> Result<(), StoreError>;
+
+    /// The subject's conversations on the link, oldest first (empty when none or expired).
+    async fn conversations(&self, visitor: &VisitorKey) -> Result<Vec<ThreadId>, StoreError>;
+
+    /// Adds a conversation (newest last, keeping the newest `keep`) and keeps the list
+    /// until `expires_at` (epoch seconds). Adding one already listed only renews the list.
+    async fn add_conversation(
+        &self,
+        visitor: &VisitorKey,
+        conversation: &ThreadId,
+        keep: usize,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Stores the current code of `key`, replacing any earlier one (and its tries).
+    async fn put_code(&self, key: &str, code: &EmailCode) -> Result<(), StoreError>;
+
+    /// The live code of `key`.
+    async fn code(&self, key: &str) -> Result<Option<EmailCode>, StoreError>;
+
+    /// Counts one wrong try against the code whose HMAC is `mac`, if it is still the
+    /// current one; returns the tries after the count (`None` when the code is gone or was
+    /// replaced).
+    async fn count_wrong_try(&self, key: &str, mac: &str) -> Result<Option<u32>, StoreError>;
+
+    /// Deletes the code if it is still the one with HMAC `mac`, live and with fewer than
+    /// `max_tries` wrong tries: `true` for exactly one of any number of racing callers.
+    async fn consume_code(&self, key: &str, mac: &str, max_tries: u32) -> Result<bool, StoreError>;
+}
+
+/// Everything the functions need from storage.
+pub trait Store:
+    AssistantStore + ThreadStore + CounterStore + UsageStore + MemoryStore + LinkStore + SessionStore
+{
+}
+
+impl<T> Store for T where
+    T: AssistantStore
+        + ThreadStore
+        + CounterStore
+        + UsageStore
+        + MemoryStore
+        + LinkStore
+        + SessionStore
+{
+}

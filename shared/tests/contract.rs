@@ -11,11 +11,14 @@ use std::sync::Arc;
 use agentgate_shared::clock::{Clock, ManualClock};
 use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
 use agentgate_shared::domain::ids::{AssistantId, RunId, ThreadId, UserId};
+use agentgate_shared::domain::link::{
+    EmailCode, LinkId, LinkSettings, PublicLink, Session, Subject, VisitorKey,
+};
 use agentgate_shared::domain::memory::{MEMORY_RETENTION_SECS, MemoryKey};
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
-use agentgate_shared::domain::token::PublicToken;
+use agentgate_shared::domain::token::{PublicToken, TokenDigest};
 use agentgate_shared::ports::{Admission, Store, StoreError, UsageDelta};
 use agentgate_shared::ratelimit::{self, RateLimitError};
 use agentgate_shared::store::{DynamoStore, SqliteStore, dynamo::schema};
@@ -87,7 +90,299 @@ contract!(
     memories_count_messages_and_save_summaries_conditionally,
     concurrent_counts_on_a_memory_are_all_kept,
     expired_memories_restart_empty,
+    links_are_kept_with_their_token_index,
+    link_updates_are_conditional_and_deletes_remove_the_token,
+    sessions_expire_unless_renewed,
+    conversations_are_listed_per_visitor_newest_last_and_bounded,
+    concurrent_conversations_are_all_kept,
+    codes_count_wrong_tries_and_are_consumed_once,
+    racing_confirmations_consume_a_code_exactly_once,
 );
+
+fn new_link(assistant: &AssistantId, token: &str, now_ms: i64) -> PublicLink {
+    PublicLink::new(
+        assistant,
+        &UserId::parse("alice").unwrap(),
+        TokenDigest::of(token),
+        LinkSettings::default(),
+        now_ms,
+    )
+}
+
+async fn links_are_kept_with_their_token_index(b: Backend) {
+    let (a1, a2) = (AssistantId::mint(), AssistantId::mint());
+    let one = new_link(&a1, "tok-one", T0_MS);
+    let two = new_link(&a1, "tok-two", T0_MS + 1);
+    let other = new_link(&a2, "tok-three", T0_MS);
+    for l in [&one, &two, &other] {
+        b.store.create_link(l).await.unwrap();
+    }
+    assert!(matches!(
+        b.store.create_link(&one).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let mut same_token = new_link(&a2, "tok-one", T0_MS);
+    same_token.settings.require_email = true;
+    assert!(matches!(
+        b.store.create_link(&same_token).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let listed = b.store.list_links(&a1).await.unwrap();
+    assert_eq!(listed, vec![one.clone(), two.clone()]);
+    assert_eq!(
+        b.store.get_link(&a1, &one.id).await.unwrap(),
+        Some(one.clone())
+    );
+    assert_eq!(
+        b.store.get_link(&a2, &one.id).await.unwrap(),
+        None,
+        "scoped to its assistant"
+    );
+    let found = b
+        .store
+        .find_link_by_token(&TokenDigest::of("tok-two"))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(two));
+    assert_eq!(
+        b.store
+            .find_link_by_token(&TokenDigest::of("nope"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn link_updates_are_conditional_and_deletes_remove_the_token(b: Backend) {
+    let a = AssistantId::mint();
+    let link = new_link(&a, "tok", T0_MS);
+    b.store.create_link(&link).await.unwrap();
+    let mut settings = link.settings.clone();
+    settings.enabled = false;
+    settings.welcome_message = Some("Hello".into());
+    settings.expires_at = Some(T0_MS + 1000);
+    let next = link.with_settings(settings, T0_MS + 5);
+    b.store.update_link(&link, &next).await.unwrap();
+    assert!(matches!(
+        b.store.update_link(&link, &next).await,
+        Err(StoreError::Conflict)
+    ));
+    let stored = b
+        .store
+        .find_link_by_token(&TokenDigest::of("tok"))
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(next.clone()));
+    b.store.delete_link(&next).await.unwrap();
+    b.store.delete_link(&next).await.unwrap();
+    assert_eq!(
+        b.store
+            .find_link_by_token(&TokenDigest::of("tok"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(b.store.list_links(&a).await.unwrap().is_empty());
+    assert!(matches!(
+        b.store
+            .update_link(
+                &next,
+                &next.with_settings(LinkSettings::default(), T0_MS + 9)
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+}
+
+fn new_session(token: &str, subject: Subject, expires_at: i64) -> Session {
+    Session {
+        digest: TokenDigest::of(token),
+        link: LinkId::mint(),
+        assistant: AssistantId::mint(),
+        subject,
+        expires_at,
+    }
+}
+
+async fn sessions_expire_unless_renewed(b: Backend) {
+    let now = T0_MS / 1000;
+    let anon = new_session("s1", Subject::Anonymous("abc".into()), now + 100);
+    let email = new_session("s2", Subject::Email("carol@example.com".into()), now + 100);
+    b.store.create_session(&anon).await.unwrap();
+    b.store.create_session(&email).await.unwrap();
+    assert!(matches!(
+        b.store.create_session(&anon).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(
+        b.store.session(&anon.digest).await.unwrap(),
+        Some(anon.clone())
+    );
+    assert_eq!(
+        b.store.session(&email.digest).await.unwrap(),
+        Some(email.clone())
+    );
+    b.store
+        .renew_session(&anon.digest, now + 300)
+        .await
+        .unwrap();
+    b.clock.advance_secs(200);
+    assert_eq!(
+        b.store.session(&email.digest).await.unwrap(),
+        None,
+        "expired"
+    );
+    let renewed = b.store.session(&anon.digest).await.unwrap().unwrap();
+    assert_eq!(renewed.expires_at, now + 300);
+    // An expired session is not brought back by a renewal.
+    b.store
+        .renew_session(&email.digest, now + 900)
+        .await
+        .unwrap();
+    assert_eq!(b.store.session(&email.digest).await.unwrap(), None);
+    assert_eq!(
+        b.store.session(&TokenDigest::of("never")).await.unwrap(),
+        None
+    );
+}
+
+async fn conversations_are_listed_per_visitor_newest_last_and_bounded(b: Backend) {
+    let link = LinkId::mint();
+    let carol = VisitorKey::new(&link, &Subject::Email("carol@example.com".into()));
+    let anon = VisitorKey::new(&link, &Subject::Anonymous("x".into()));
+    let now = T0_MS / 1000;
+    let ids: Vec<ThreadId> = (0..4).map(|_| ThreadId::mint()).collect();
+    for id in &ids {
+        b.store
+            .add_conversation(&carol, id, 3, now + 100)
+            .await
+            .unwrap();
+    }
+    b.store
+        .add_conversation(&carol, &ids[3], 3, now + 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.store.conversations(&carol).await.unwrap(),
+        ids[1..].to_vec()
+    );
+    assert!(b.store.conversations(&anon).await.unwrap().is_empty());
+    b.clock.advance_secs(101);
+    assert!(
+        b.store.conversations(&carol).await.unwrap().is_empty(),
+        "expired"
+    );
+    b.store
+        .add_conversation(&carol, &ids[0], 3, now + 500)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.store.conversations(&carol).await.unwrap(),
+        vec![ids[0].clone()]
+    );
+}
+
+async fn concurrent_conversations_are_all_kept(b: Backend) {
+    let visitor = VisitorKey::new(&LinkId::mint(), &Subject::Anonymous("tabs".into()));
+    let ids: Vec<ThreadId> = (0..4).map(|_| ThreadId::mint()).collect();
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (store, visitor, id) = (b.store.clone(), visitor.clone(), id.clone());
+            tokio::spawn(async move {
+                store
+                    .add_conversation(&visitor, &id, 50, T0_MS / 1000 + 100)
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let mut kept = b.store.conversations(&visitor).await.unwrap();
+    kept.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut want = ids;
+    want.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(kept, want);
+}
+
+async fn codes_count_wrong_tries_and_are_consumed_once(b: Backend) {
+    let now = T0_MS / 1000;
+    let code = EmailCode {
+        mac: "m1".into(),
+        expires_at: now + 600,
+        tries: 0,
+    };
+    b.store.put_code("k", &code).await.unwrap();
+    assert_eq!(b.store.code("k").await.unwrap(), Some(code.clone()));
+    assert_eq!(b.store.count_wrong_try("k", "m1").await.unwrap(), Some(1));
+    assert_eq!(b.store.count_wrong_try("k", "other").await.unwrap(), None);
+    assert!(!b.store.consume_code("k", "other", 5).await.unwrap());
+    assert!(b.store.consume_code("k", "m1", 5).await.unwrap());
+    assert!(
+        !b.store.consume_code("k", "m1", 5).await.unwrap(),
+        "single use"
+    );
+    assert_eq!(b.store.code("k").await.unwrap(), None);
+
+    // Too many wrong tries: even the right code is refused.
+    b.store
+        .put_code(
+            "k",
+            &EmailCode {
+                mac: "m2".into(),
+                ..code.clone()
+            },
+        )
+        .await
+        .unwrap();
+    for want in 1..=5 {
+        assert_eq!(
+            b.store.count_wrong_try("k", "m2").await.unwrap(),
+            Some(want)
+        );
+    }
+    assert!(!b.store.consume_code("k", "m2", 5).await.unwrap());
+    // A resend replaces the code and its tries.
+    b.store
+        .put_code(
+            "k",
+            &EmailCode {
+                mac: "m3".into(),
+                ..code.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.store.code("k").await.unwrap().unwrap().tries, 0);
+    // An expired code is gone.
+    b.clock.advance_secs(601);
+    assert_eq!(b.store.code("k").await.unwrap(), None);
+    assert!(!b.store.consume_code("k", "m3", 5).await.unwrap());
+    assert_eq!(b.store.count_wrong_try("k", "m3").await.unwrap(), None);
+}
+
+async fn racing_confirmations_consume_a_code_exactly_once(b: Backend) {
+    let code = EmailCode {
+        mac: "race".into(),
+        expires_at: T0_MS / 1000 + 600,
+        tries: 0,
+    };
+    b.store.put_code("r", &code).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = b.store.clone();
+            tokio::spawn(async move { store.consume_code("r", "race", 5).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
 
 fn new_assistant(owner: &str, token: Option<&str>, now: i64) -> Assistant {
     let mut conf = json!({"type==agent/system_message": "hi"});

@@ -13,12 +13,18 @@
 //! | counter       | `C#<key>`        | `C`                        | `count`, `ttl`            |
 //! | daily usage   | `U#<assistant>`  | `D#<days since epoch>`     | sums, `ttl`               |
 //! | memory        | `MEM#<memory key>`| `MEM`                     | `summary`, `pending`, `ttl`|
+//! | public link   | `A#<assistant>`  | `L#<link id>`              | settings, `version`       |
+//! | link token    | `LT#<sha256 hex>`| `LT`                       | `assistant_id`, `link_id` |
+//! | link session  | `LS#<sha256 hex>`| `LS`                       | link, subject, `ttl`      |
+//! | conversations | `LV#<link>/<subject>`| `LV`                   | `conversations`, `ttl`    |
+//! | email code    | `EC#<link>/<email>`| `EC`                     | `mac`, `tries`, `ttl`     |
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::ids::{AssistantId, UserId};
+use crate::domain::link::{LinkId, VisitorKey};
 use crate::domain::memory::MemoryKey;
 use crate::domain::thread::ThreadKey;
 use crate::domain::token::TokenDigest;
@@ -85,6 +91,33 @@ pub fn memory_key(key: &MemoryKey) -> Item {
 
 /// The attribute of a message item naming the memory it feeds (absent when none).
 pub const MESSAGE_MEMORY: &str = "mem";
+
+/// Sort-key prefix of an assistant's links (in the assistant's partition).
+pub const LINK_SK_PREFIX: &str = "L#";
+
+pub fn link_pk(assistant: &AssistantId) -> String {
+    format!("A#{assistant}")
+}
+
+pub fn link_key(assistant: &AssistantId, id: &LinkId) -> Item {
+    key(link_pk(assistant), &format!("{LINK_SK_PREFIX}{id}"))
+}
+
+pub fn link_token_key(digest: &TokenDigest) -> Item {
+    key(format!("LT#{}", digest.to_hex()), "LT")
+}
+
+pub fn session_key(digest: &TokenDigest) -> Item {
+    key(format!("LS#{}", digest.to_hex()), "LS")
+}
+
+pub fn visitor_key(visitor: &VisitorKey) -> Item {
+    key(format!("LV#{}", visitor.as_str()), "LV")
+}
+
+pub fn code_key(code: &str) -> Item {
+    key(format!("EC#{code}"), "EC")
+}
 
 pub fn owner_gsi_pk(owner: &UserId) -> String {
     format!("O#{owner}")

@@ -9,7 +9,9 @@
 
 mod assistants;
 mod counters;
+mod links;
 mod memory;
+mod sessions;
 mod threads;
 mod usage;
 
@@ -59,6 +61,8 @@ impl SqliteStore {
             counters::SCHEMA,
             usage::SCHEMA,
             memory::SCHEMA,
+            links::SCHEMA,
+            sessions::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(unavailable)?;
         }

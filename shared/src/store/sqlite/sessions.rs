@@ -1,0 +1,229 @@
+//! Sessions of public links, the conversations each subject may read, and email codes.
+//! Every row carries its expiry; reads ignore expired rows as DynamoDB's TTL filter does.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, corrupt, unavailable};
+use crate::domain::ids::{AssistantId, ThreadId};
+use crate::domain::link::{EmailCode, LinkId, Session, Subject, VisitorKey};
+use crate::domain::token::TokenDigest;
+use crate::ports::{SessionStore, StoreError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS link_sessions (
+    digest TEXT PRIMARY KEY,
+    link TEXT NOT NULL,
+    assistant TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS link_conversations (
+    visitor TEXT PRIMARY KEY,
+    conversations TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS email_codes (
+    key TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    tries INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+";
+
+fn read_conversations(
+    tx: &rusqlite::Transaction<'_>,
+    visitor: &str,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let raw: Option<String> = tx
+        .query_row(
+            "SELECT conversations FROM link_conversations WHERE visitor = ?1 AND expires_at > ?2",
+            params![visitor, now],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    raw.map_or(Ok(Vec::new()), |r| {
+        serde_json::from_str(&r).map_err(corrupt)
+    })
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        let s = session.clone();
+        self.tx(move |tx, now| {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO link_sessions (digest, link, assistant, subject, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(digest) DO UPDATE SET link = excluded.link,
+                       assistant = excluded.assistant, subject = excluded.subject,
+                       expires_at = excluded.expires_at
+                     WHERE link_sessions.expires_at <= ?6",
+                    params![
+                        s.digest.to_hex(),
+                        s.link.as_str(),
+                        s.assistant.as_str(),
+                        s.subject.as_key(),
+                        s.expires_at,
+                        now
+                    ],
+                )
+                .map_err(unavailable)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
+        let digest = digest.clone();
+        self.tx(move |tx, now| {
+            let row: Option<(String, String, String, i64)> = tx
+                .query_row(
+                    "SELECT link, assistant, subject, expires_at FROM link_sessions
+                     WHERE digest = ?1 AND expires_at > ?2",
+                    params![digest.to_hex(), now],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(link, assistant, subject, expires_at)| {
+                Ok(Session {
+                    digest: digest.clone(),
+                    link: LinkId::parse(&link).map_err(corrupt)?,
+                    assistant: AssistantId::parse(&assistant).map_err(corrupt)?,
+                    subject: Subject::parse_key(&subject)
+                        .ok_or_else(|| corrupt("unknown session subject"))?,
+                    expires_at,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn renew_session(&self, digest: &TokenDigest, expires_at: i64) -> Result<(), StoreError> {
+        let digest = digest.to_hex();
+        self.tx(move |tx, now| {
+            tx.execute(
+                "UPDATE link_sessions SET expires_at = ?2 WHERE digest = ?1 AND expires_at > ?3",
+                params![digest, expires_at, now],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn conversations(&self, visitor: &VisitorKey) -> Result<Vec<ThreadId>, StoreError> {
+        let visitor = visitor.as_str().to_owned();
+        self.tx(move |tx, now| {
+            read_conversations(tx, &visitor, now)?
+                .iter()
+                .map(|c| ThreadId::parse(c).map_err(corrupt))
+                .collect()
+        })
+        .await
+    }
+
+    async fn add_conversation(
+        &self,
+        visitor: &VisitorKey,
+        conversation: &ThreadId,
+        keep: usize,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let (visitor, conversation) = (
+            visitor.as_str().to_owned(),
+            conversation.as_str().to_owned(),
+        );
+        self.tx(move |tx, now| {
+            let mut list = read_conversations(tx, &visitor, now)?;
+            if !list.contains(&conversation) {
+                list.push(conversation);
+            }
+            let excess = list.len().saturating_sub(keep);
+            list.drain(..excess);
+            let json = serde_json::to_string(&list).map_err(corrupt)?;
+            tx.execute(
+                "INSERT INTO link_conversations (visitor, conversations, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(visitor) DO UPDATE SET conversations = excluded.conversations,
+                   expires_at = excluded.expires_at",
+                params![visitor, json, expires_at],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_code(&self, key: &str, code: &EmailCode) -> Result<(), StoreError> {
+        let (key, code) = (key.to_owned(), code.clone());
+        self.tx(move |tx, _| {
+            tx.execute(
+                "INSERT INTO email_codes (key, mac, tries, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(key) DO UPDATE SET mac = excluded.mac, tries = excluded.tries,
+                   expires_at = excluded.expires_at",
+                params![key, code.mac, code.tries, code.expires_at],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn code(&self, key: &str) -> Result<Option<EmailCode>, StoreError> {
+        let key = key.to_owned();
+        self.tx(move |tx, now| {
+            tx.query_row(
+                "SELECT mac, tries, expires_at FROM email_codes WHERE key = ?1 AND expires_at > ?2",
+                params![key, now],
+                |r| {
+                    Ok(EmailCode {
+                        mac: r.get(0)?,
+                        tries: r.get(1)?,
+                        expires_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn count_wrong_try(&self, key: &str, mac: &str) -> Result<Option<u32>, StoreError> {
+        let (key, mac) = (key.to_owned(), mac.to_owned());
+        self.tx(move |tx, now| {
+            tx.query_row(
+                "UPDATE email_codes SET tries = tries + 1
+                 WHERE key = ?1 AND mac = ?2 AND expires_at > ?3 RETURNING tries",
+                params![key, mac, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn consume_code(&self, key: &str, mac: &str, max_tries: u32) -> Result<bool, StoreError> {
+        let (key, mac) = (key.to_owned(), mac.to_owned());
+        self.tx(move |tx, now| {
+            let deleted = tx
+                .execute(
+                    "DELETE FROM email_codes
+                     WHERE key = ?1 AND mac = ?2 AND expires_at > ?3 AND tries < ?4",
+                    params![key, mac, now, max_tries],
+                )
+                .map_err(unavailable)?;
+            Ok(deleted == 1)
+        })
+        .await
+    }
+}
