@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A local Secrets Manager-compatible server (moto, from PyPI) for tests: started on a free
-# 127.0.0.1 port, waited for, and stopped afterwards.
+# A local server speaking Secrets Manager and SES v2 (moto, from PyPI) for tests: started
+# on a free 127.0.0.1 port, waited for, and stopped afterwards.
 #
 #   infra/moto-local.sh run -- <command...>   runs the command with
-#                                              AWS_ENDPOINT_URL_SECRETS_MANAGER set
+#                                              AWS_ENDPOINT_URL_SECRETS_MANAGER and
+#                                              AWS_ENDPOINT_URL_SESV2 set
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -28,8 +29,8 @@ for _ in $(seq 1 60); do
   kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
   sleep 0.5
 done
-echo "moto (Secrets Manager) answering on 127.0.0.1:$port" >&2
-export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+echo "moto (Secrets Manager, SES v2) answering on 127.0.0.1:$port" >&2
+export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port" AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 "$@"

@@ -4,7 +4,7 @@
 //!
 //! - a pure [`domain`] (no AWS, no HTTP client) and the [`ports`] it needs from the world;
 //! - [`config`]: the deployment's tunables, read from the environment;
-//! - adapters that fill the ports ([`store`], [`provider`], [`secrets`]) and the wire
+//! - adapters that fill the ports ([`store`], [`provider`], [`secrets`], [`mail`]) and the wire
 //!   encoders in [`stream`];
 //! - the transport engine [`run`], which moves one reply from a provider to an encoder;
 //! - the services built on them: [`turn`] (one model turn for every family), [`memory`],
@@ -24,6 +24,7 @@ pub mod domain;
 pub mod failure;
 pub mod http;
 pub mod lambda;
+pub mod mail;
 pub mod memory;
 pub mod ports;
 pub mod provider;

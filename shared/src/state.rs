@@ -14,6 +14,8 @@ use std::sync::Arc;
 use crate::auth::{AuthError, JwtKeys};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ConfigError, Settings, StoreKind, Trigger};
+use crate::domain::link::CodeKey;
+use crate::mail::{Mailer, NoMailer, OutboxMailer, SesMailer};
 use crate::memory::Memories;
 use crate::ports::{Store, StoreError};
 use crate::provider::{ProviderError, ProviderSettings, Providers};
@@ -32,6 +34,10 @@ pub struct AppState {
     pub turns: Turns,
     /// Per-user memories: recall and background summaries.
     pub memories: Memories,
+    /// Sends the verification codes of public links.
+    pub mailer: Arc<dyn Mailer>,
+    /// The key email codes are stored under (derived from the deployment secret).
+    pub codes: CodeKey,
 }
 
 impl std::fmt::Debug for AppState {
@@ -89,6 +95,19 @@ impl AppState {
             settings,
             turns,
             memories,
+            mailer: Arc::new(NoMailer),
+            // Replaced by `with_mail` wherever codes must survive the process.
+            codes: CodeKey::derive(&crate::random::bytes::<32>()),
+        }
+    }
+
+    /// This state sending mail with `mailer` and storing codes under `codes`.
+    #[must_use]
+    pub fn with_mail(self, mailer: Arc<dyn Mailer>, codes: CodeKey) -> Self {
+        Self {
+            mailer,
+            codes,
+            ..self
         }
     }
 
@@ -100,7 +119,9 @@ impl AppState {
         jwt_secret: &SecretString,
         clock: Arc<dyn Clock>,
         memory_trigger: Trigger,
+        mailer: Arc<dyn Mailer>,
     ) -> Result<Self, BootError> {
+        let codes = CodeKey::derive(jwt_secret.expose().as_bytes());
         Ok(Self::new(
             store,
             Providers::new(providers)?,
@@ -110,7 +131,8 @@ impl AppState {
                 memory_trigger,
                 ..Settings::from_env()?
             },
-        ))
+        )
+        .with_mail(mailer, codes))
     }
 
     /// The local server's state: the embedded store in `data_dir`, providers and settings
@@ -124,6 +146,7 @@ impl AppState {
             &config::local_jwt_secret(data_dir)?,
             clock,
             Trigger::InProcess,
+            Arc::new(OutboxMailer::new(data_dir.join("outbox"))),
         )
     }
 
@@ -139,6 +162,7 @@ impl AppState {
             &config::local_jwt_secret(data_dir)?,
             clock,
             Trigger::InProcess,
+            Arc::new(OutboxMailer::new(data_dir.join("outbox"))),
         )
     }
 
@@ -183,7 +207,11 @@ impl AppState {
             StoreKind::DynamoDb => Trigger::Stream,
             StoreKind::Sqlite => Trigger::InProcess,
         };
-        Self::assemble(store, &providers, &jwt_secret, clock, trigger)
+        let mailer: Arc<dyn Mailer> = match config::env("AGENTGATE_MAIL_FROM") {
+            Some(from) => Arc::new(SesMailer::new(&config, from)),
+            None => Arc::new(NoMailer),
+        };
+        Self::assemble(store, &providers, &jwt_secret, clock, trigger, mailer)
     }
 }
 

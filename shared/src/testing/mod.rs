@@ -108,6 +108,10 @@ pub fn state_with(
         clock,
         settings,
     )
+    .with_mail(
+        Arc::new(crate::mail::OutboxMailer::new(dir.join("outbox"))),
+        crate::domain::link::CodeKey::derive(TEST_JWT_SECRET.as_bytes()),
+    )
 }
 
 /// Provider settings pointing both providers at mock upstreams.
