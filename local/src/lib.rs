@@ -13,5 +13,6 @@ pub fn app(state: AppState) -> Router {
         .merge(agentgate_runs::router(state.clone()))
         .merge(agentgate_openai::router(state.clone()))
         .merge(agentgate_widget::router(state.clone()))
+        .merge(agentgate_links::router(state.clone()))
         .merge(agentgate_assistants::router(state))
 }

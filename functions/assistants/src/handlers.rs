@@ -3,6 +3,7 @@
 
 use agentgate_shared::domain::assistant::{Assistant, DEFAULT_ROTATION_OVERLAP_SECS};
 use agentgate_shared::domain::ids::{AssistantId, UserId};
+use agentgate_shared::domain::link::parse_email;
 use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::failure::Fault;
 use agentgate_shared::http::{JsonObject, OptionalJsonObject, Owner};
@@ -140,22 +141,46 @@ pub async fn usage(
     Ok(Json(usage_json(&assistant, days, &rows)))
 }
 
-/// Whose memory a memory route names: `owner` (the caller) or `end-users/{id}`.
+/// Whose memory a memory route names: the caller (`memories/owner`), a named end user of
+/// the OpenAI-compatible endpoint (`memories/end-users/{id}`) or an email verified through
+/// a public link (`memories/emails/{email}`).
+#[derive(Debug, Clone, Copy)]
+enum Whose<'a> {
+    Owner,
+    EndUser(&'a str),
+    Email(&'a str),
+}
+
+impl<'a> Whose<'a> {
+    fn of(kind: &str, who: &'a str) -> Result<Self, AssistantsError> {
+        match kind {
+            "end-users" => Ok(Self::EndUser(who)),
+            "emails" => Ok(Self::Email(who)),
+            _ => Err(AssistantsError::NoMemory),
+        }
+    }
+}
+
 async fn memory_of(
     state: &AppState,
     user: &UserId,
     id: &str,
-    end_user: Option<&str>,
+    whose: Whose<'_>,
 ) -> Result<(MemoryKey, Value), AssistantsError> {
     let assistant = owned(state, user, id).await?;
-    Ok(match end_user {
-        None => (
+    Ok(match whose {
+        Whose::Owner => (
             MemoryKey::owner(&assistant.id, user),
             json!({"kind": "owner", "id": user.as_str()}),
         ),
-        Some(raw) => {
+        Whose::EndUser(raw) => {
             let key = MemoryKey::parse_end_user(&assistant.id, raw)?;
             (key, json!({"kind": "end_user", "id": raw.trim()}))
+        }
+        Whose::Email(raw) => {
+            let email = parse_email(raw)?;
+            let key = MemoryKey::verified_email(&assistant.id, &email);
+            (key, json!({"kind": "email", "id": email}))
         }
     })
 }
@@ -164,9 +189,9 @@ async fn read_memory(
     state: &AppState,
     user: &UserId,
     id: &str,
-    end_user: Option<&str>,
+    whose: Whose<'_>,
 ) -> Result<Json<Value>, AssistantsError> {
-    let (key, who) = memory_of(state, user, id, end_user).await?;
+    let (key, who) = memory_of(state, user, id, whose).await?;
     let memory = state
         .store
         .memory(&key)
@@ -179,9 +204,9 @@ async fn forget_memory(
     state: &AppState,
     user: &UserId,
     id: &str,
-    end_user: Option<&str>,
+    whose: Whose<'_>,
 ) -> Result<StatusCode, AssistantsError> {
-    let (key, _) = memory_of(state, user, id, end_user).await?;
+    let (key, _) = memory_of(state, user, id, whose).await?;
     state.store.forget(&key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -193,7 +218,7 @@ pub async fn owner_memory(
     Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AssistantsError> {
-    read_memory(&state, &user, &id, None).await
+    read_memory(&state, &user, &id, Whose::Owner).await
 }
 
 /// `DELETE /assistants/{id}/memories/owner`.
@@ -203,29 +228,30 @@ pub async fn forget_owner_memory(
     Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AssistantsError> {
-    forget_memory(&state, &user, &id, None).await
+    forget_memory(&state, &user, &id, Whose::Owner).await
 }
 
-/// `GET /assistants/{id}/memories/end-users/{end_user}`: what the assistant remembers
-/// about one named end user of the OpenAI-compatible endpoint.
-#[tracing::instrument(name = "read_end_user_memory", skip_all)]
-pub async fn end_user_memory(
+/// `GET /assistants/{id}/memories/{end-users|emails}/{who}`: what the assistant remembers
+/// about one named end user of the OpenAI-compatible endpoint, or one email verified
+/// through a public link.
+#[tracing::instrument(name = "read_user_memory", skip_all)]
+pub async fn user_memory(
     State(state): State<AppState>,
     Owner(user, ..): OwnerJwt,
-    Path((id, end_user)): Path<(String, String)>,
+    Path((id, kind, who)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, AssistantsError> {
-    read_memory(&state, &user, &id, Some(&end_user)).await
+    read_memory(&state, &user, &id, Whose::of(&kind, &who)?).await
 }
 
-/// `DELETE /assistants/{id}/memories/end-users/{end_user}`: forgets that user (for
+/// `DELETE /assistants/{id}/memories/{end-users|emails}/{who}`: forgets that user (for
 /// example on their request); absent is fine.
-#[tracing::instrument(name = "forget_end_user_memory", skip_all)]
-pub async fn forget_end_user_memory(
+#[tracing::instrument(name = "forget_user_memory", skip_all)]
+pub async fn forget_user_memory(
     State(state): State<AppState>,
     Owner(user, ..): OwnerJwt,
-    Path((id, end_user)): Path<(String, String)>,
+    Path((id, kind, who)): Path<(String, String, String)>,
 ) -> Result<StatusCode, AssistantsError> {
-    forget_memory(&state, &user, &id, Some(&end_user)).await
+    forget_memory(&state, &user, &id, Whose::of(&kind, &who)?).await
 }
 
 async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, AssistantsError> {

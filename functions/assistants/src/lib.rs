@@ -3,7 +3,8 @@
 //! Owners (user JWT) create assistants, read them, list their own, merge configuration
 //! with `PATCH` (keys merge; `null` removes one), rotate the public token, read what
 //! their assistant's public use costs (daily usage), and read or erase what it remembers
-//! about a user (per-user memory). Tokens are
+//! about a user (per-user memory: the owner, an end user of the OpenAI-compatible
+//! endpoint, or an email verified through a public link). Tokens are
 //! stored as digests and only ever shown masked, except once when the server mints one.
 
 mod error;
@@ -34,8 +35,8 @@ pub fn router(state: AppState) -> Router {
             get(handlers::owner_memory).delete(handlers::forget_owner_memory),
         )
         .route(
-            "/assistants/{id}/memories/end-users/{end_user}",
-            get(handlers::end_user_memory).delete(handlers::forget_end_user_memory),
+            "/assistants/{id}/memories/{kind}/{who}",
+            get(handlers::user_memory).delete(handlers::forget_user_memory),
         )
         .layer(DefaultBodyLimit::max(
             agentgate_shared::http::MAX_BODY_BYTES,

@@ -439,6 +439,14 @@ pub struct EmailCode {
     pub tries: u32,
 }
 
+impl EmailCode {
+    /// Whether `mac` is this code's HMAC, compared in constant time.
+    pub fn matches(&self, mac: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.mac.len() == mac.len() && bool::from(self.mac.as_bytes().ct_eq(mac.as_bytes()))
+    }
+}
+
 /// Where the current code of one email on one link is stored.
 pub fn code_key(link: &LinkId, email: &str) -> String {
     format!("{link}/{email}")

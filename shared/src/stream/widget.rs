@@ -40,6 +40,31 @@ fn chunk(v: &Value) -> Bytes {
 pub struct UiMessageEncoder {
     ids: TurnIds,
     text_open: bool,
+    status: Option<StatusLabels>,
+}
+
+/// Transient `data-status` parts that label what the assistant is doing: shown by the
+/// public chat page while it waits, never kept in the message.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusLabels {
+    /// The turn continued a conversation whose history was read.
+    pub read_history: bool,
+    writing: bool,
+}
+
+impl StatusLabels {
+    pub fn new(read_history: bool) -> Self {
+        Self {
+            read_history,
+            writing: false,
+        }
+    }
+}
+
+fn status(label: &str) -> Bytes {
+    chunk(
+        &json!({"type": "data-status", "id": "status", "data": {"label": label}, "transient": true}),
+    )
 }
 
 impl UiMessageEncoder {
@@ -47,6 +72,17 @@ impl UiMessageEncoder {
         Self {
             ids,
             text_open: false,
+            status: None,
+        }
+    }
+
+    /// The same stream with `data-status` labels: "Reading your history" (when it was),
+    /// "Thinking" until the first text, then "Writing".
+    #[must_use]
+    pub fn with_status(self, labels: StatusLabels) -> Self {
+        Self {
+            status: Some(labels),
+            ..self
         }
     }
 
@@ -58,16 +94,30 @@ impl UiMessageEncoder {
 impl Encoder for UiMessageEncoder {
     fn start(&mut self) -> Vec<Bytes> {
         self.text_open = true;
-        vec![chunk(&json!({"type": "text-start", "id": self.text_id()}))]
+        let mut frames = Vec::with_capacity(3);
+        if let Some(labels) = self.status {
+            if labels.read_history {
+                frames.push(status("Reading your history"));
+            }
+            frames.push(status("Thinking"));
+        }
+        frames.push(chunk(&json!({"type": "text-start", "id": self.text_id()})));
+        frames
     }
 
     fn delta(&mut self, delta: &str, _accumulated: &str) -> Vec<Bytes> {
         if delta.is_empty() {
             return Vec::new();
         }
-        vec![chunk(
+        let mut frames = Vec::with_capacity(2);
+        if let Some(labels) = self.status.as_mut().filter(|l| !l.writing) {
+            labels.writing = true;
+            frames.push(status("Writing"));
+        }
+        frames.push(chunk(
             &json!({"type": "text-delta", "id": self.text_id(), "delta": delta}),
-        )]
+        ));
+        frames
     }
 
     fn finish(&mut self, _completion: &Completion) -> Vec<Bytes> {
@@ -166,6 +216,29 @@ mod tests {
              data: {\"data\":{\"confidence\":null,\"conversationId\":\"c1\",\"messageId\":\"m1\"},\"type\":\"data-done\"}\n\n\
              data: [DONE]\n\n"
         );
+    }
+
+    #[test]
+    fn status_labels_are_transient_parts_before_the_text() {
+        let mut e = UiMessageEncoder::new(ids()).with_status(StatusLabels::new(true));
+        let labels = |frames: &str| -> Vec<String> {
+            frames
+                .split("\n\n")
+                .filter_map(|f| f.strip_prefix("data: "))
+                .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+                .filter(|v| v["type"] == "data-status")
+                .inspect(|v| assert_eq!(v["transient"], true))
+                .map(|v| v["data"]["label"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            labels(&text(e.start())),
+            ["Reading your history", "Thinking"]
+        );
+        assert_eq!(labels(&text(e.delta("Hi", "Hi"))), ["Writing"]);
+        assert!(labels(&text(e.delta(" there", "Hi there"))).is_empty());
+        let mut fresh = UiMessageEncoder::new(ids()).with_status(StatusLabels::new(false));
+        assert_eq!(labels(&text(fresh.start())), ["Thinking"]);
     }
 
     #[test]

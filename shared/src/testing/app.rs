@@ -10,12 +10,14 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::upstream::{Behavior, MockUpstream};
-use super::{jwt, mock_providers, state_with, tempdir, test_settings};
+use super::{jwt, mock_providers, state_on, tempdir, test_settings};
+use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Settings;
 use crate::domain::assistant::{Assistant, AssistantPatch};
 use crate::domain::ids::UserId;
 use crate::provider::ProviderSettings;
 use crate::state::AppState;
+use std::sync::Arc;
 
 /// A family under test.
 pub struct TestApp {
@@ -24,8 +26,10 @@ pub struct TestApp {
     pub openai: MockUpstream,
     /// The Anthropic upstream (`anthropic:<model>` assistants).
     pub anthropic: MockUpstream,
+    /// The clock to move, when built with [`TestAppBuilder::manual_clock`].
+    pub clock: Option<ManualClock>,
     router: fn(AppState) -> Router,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// How a [`TestApp`] is built: [`TestApp::build`], then options, then [`Self::start`].
@@ -33,6 +37,7 @@ pub struct TestAppBuilder {
     router: fn(AppState) -> Router,
     settings: Settings,
     providers: bool,
+    clock: Option<ManualClock>,
 }
 
 impl TestAppBuilder {
@@ -40,6 +45,14 @@ impl TestAppBuilder {
     #[must_use]
     pub fn settings(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         change(&mut self.settings);
+        self
+    }
+
+    /// Runs on a clock the test moves (starting now: user JWTs are checked against the
+    /// system time), reachable as [`TestApp::clock`].
+    #[must_use]
+    pub fn manual_clock(mut self) -> Self {
+        self.clock = Some(ManualClock::new(SystemClock.now_ms()));
         self
     }
 
@@ -59,13 +72,18 @@ impl TestAppBuilder {
             ProviderSettings::default()
         };
         let dir = tempdir();
-        let state = state_with(dir.path(), providers, self.settings);
+        let clock: Arc<dyn Clock> = match &self.clock {
+            Some(manual) => Arc::new(manual.clone()),
+            None => Arc::new(SystemClock),
+        };
+        let state = state_on(dir.path(), providers, self.settings, clock);
         TestApp {
             state,
             openai,
             anthropic,
+            clock: self.clock,
             router: self.router,
-            _dir: dir,
+            dir,
         }
     }
 }
@@ -86,6 +104,7 @@ impl TestApp {
             router,
             settings: test_settings(),
             providers: true,
+            clock: None,
         }
     }
 
@@ -138,6 +157,22 @@ impl TestApp {
 
     pub fn delete(&self, path: &str) -> TestRequest<'_> {
         self.request(Method::DELETE, path)
+    }
+
+    /// Every email sent so far (the local outbox of this app's data folder), oldest first.
+    pub fn outbox(&self) -> Vec<crate::mail::Email> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("outbox")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let bytes = std::fs::read(f).expect("read outbox file");
+                serde_json::from_slice(&bytes).expect("outbox file is an email")
+            })
+            .collect()
     }
 
     /// The stored messages of a thread (up to 1,000), oldest first.

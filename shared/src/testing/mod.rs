@@ -95,11 +95,20 @@ pub fn state_tuned(
 /// Like [`state`], with `settings`.
 pub fn state_with(
     dir: &std::path::Path,
-    mut providers: ProviderSettings,
+    providers: ProviderSettings,
     settings: Settings,
 ) -> AppState {
+    state_on(dir, providers, settings, Arc::new(SystemClock))
+}
+
+/// Like [`state_with`], on `clock` (a [`crate::clock::ManualClock`] to move time).
+pub fn state_on(
+    dir: &std::path::Path,
+    mut providers: ProviderSettings,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+) -> AppState {
     providers.echo_delay = Duration::ZERO;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = SqliteStore::open(dir, clock.clone()).expect("open test store");
     AppState::new(
         Arc::new(store),

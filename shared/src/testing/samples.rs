@@ -72,8 +72,46 @@ pub async fn prepare_samples(state: &AppState, function: &str) {
     match function {
         "assistants" => seed_sample_memory(state).await,
         "widget" => open_sample_assistant(state).await,
+        "links" => seed_sample_link(state).await,
         _ => {}
     }
+}
+
+/// The token of the sample assistant's public link the `links` events open.
+pub const SAMPLE_LINK_TOKEN: &str = "link_sample_token_0123456789";
+/// The session of that link the `links` events present.
+pub const SAMPLE_SESSION_TOKEN: &str = "ags_0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Stores the sample link (no email required) and a live anonymous session of it.
+pub async fn seed_sample_link(state: &AppState) {
+    use crate::domain::ids::AssistantId;
+    use crate::domain::link::{LinkSettings, PublicLink, SESSION_IDLE_SECS, Session, Subject};
+    use crate::domain::token::TokenDigest;
+    let id = AssistantId::parse(SAMPLE_ASSISTANT_ID).expect("sample id");
+    let owner = UserId::parse(SAMPLE_OWNER).expect("owner");
+    let settings = LinkSettings {
+        welcome_message: Some("Hi! I answer questions about our shop.".into()),
+        ..LinkSettings::default()
+    };
+    let digest = TokenDigest::of(SAMPLE_LINK_TOKEN);
+    let link = PublicLink::new(&id, &owner, digest, settings, state.clock.now_ms());
+    state
+        .store
+        .create_link(&link)
+        .await
+        .expect("store sample link");
+    let session = Session {
+        digest: TokenDigest::of(SAMPLE_SESSION_TOKEN),
+        link: link.id,
+        assistant: id,
+        subject: Subject::Anonymous("sample-visitor".into()),
+        expires_at: state.clock.now_secs() + SESSION_IDLE_SECS,
+    };
+    state
+        .store
+        .create_session(&session)
+        .await
+        .expect("store sample session");
 }
 
 /// Opens the sample assistant to everyone (`public_no_auth`), as the widget events need.

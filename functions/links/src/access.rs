@@ -1,0 +1,86 @@
+//! Who may use a link: the link a path token opens (and whether it still serves), and the
+//! session a bearer token names, as an extractor that runs before the body is read.
+//!
+//! Every public request reads the link again, so disabling or deleting a link stops all of
+//! its sessions at once; a session only works on the link that minted it.
+
+use agentgate_shared::domain::assistant::Assistant;
+use agentgate_shared::domain::link::{
+    PublicLink, SESSION_IDLE_SECS, Session, SessionToken, Unavailable,
+};
+use agentgate_shared::domain::token::{PublicToken, bearer_value};
+use agentgate_shared::state::AppState;
+use axum::extract::{FromRequestParts, Path};
+use http::request::Parts;
+
+use crate::LinksError;
+
+/// The serving link a token opens, with its assistant.
+pub async fn serving_link(
+    state: &AppState,
+    token: &str,
+) -> Result<(PublicLink, Assistant), LinksError> {
+    // A token of the wrong shape is unknown without a read.
+    let token = PublicToken::parse_presented(token).map_err(|_| LinksError::LinkNotFound)?;
+    let link = state
+        .store
+        .find_link_by_token(&token.digest())
+        .await?
+        .ok_or(LinksError::LinkNotFound)?;
+    tracing::Span::current().record("assistant_id", link.assistant.as_str());
+    link.serving(state.clock.now_ms())
+        .map_err(|why| match why {
+            Unavailable::Disabled => LinksError::LinkDisabled,
+            Unavailable::Expired => LinksError::LinkExpired,
+        })?;
+    let assistant = state
+        .store
+        .get_assistant(&link.assistant)
+        .await?
+        .ok_or(LinksError::LinkNotFound)?;
+    Ok((link, assistant))
+}
+
+/// A live session of the link in the path, from `Authorization: Bearer <session token>`.
+pub struct LinkSession {
+    pub link: PublicLink,
+    pub assistant: Assistant,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for LinkSession {
+    type Rejection = LinksError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, LinksError> {
+        let Path(token) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| LinksError::LinkNotFound)?;
+        let (link, assistant) = serving_link(state, &token).await?;
+        let bearer = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_value)
+            .ok_or(LinksError::SessionRequired)?;
+        let presented = SessionToken::parse(bearer).ok_or(LinksError::SessionInvalid)?;
+        let session = state
+            .store
+            .session(&presented.digest())
+            .await?
+            .filter(|s| s.link == link.id)
+            .ok_or(LinksError::SessionInvalid)?;
+        // Renewed at most hourly: a session lives `SESSION_IDLE_SECS` after its last use.
+        let now = state.clock.now_secs();
+        if session.expires_at - now < SESSION_IDLE_SECS - 3_600 {
+            state
+                .store
+                .renew_session(&session.digest, now + SESSION_IDLE_SECS)
+                .await?;
+        }
+        Ok(Self {
+            link,
+            assistant,
+            session,
+        })
+    }
+}
