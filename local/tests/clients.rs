@@ -1,6 +1,7 @@
 //! Real client libraries against the running server: the official `openai` Python SDK,
 //! the Vercel AI SDK's OpenAI provider, and the Vercel AI SDK's own chat transport and UI
-//! message stream reader on the widget endpoint. This test serves the API on a free port in
+//! message stream reader on the widget endpoint, and a real Chromium on the public-link
+//! chat page (with the AI SDK reading its stream). This test serves the API on a free port in
 //! front of mock upstreams (OpenAI and Anthropic wire formats), then runs each client
 //! suite (`tests/clients/`) against it. `scripts/setup.sh` installs the pinned
 //! client libraries; `scripts/test.sh` runs it first.
@@ -165,4 +166,56 @@ async fn the_vercel_ai_sdk_chat_transport_reads_the_widget_stream() {
         .current_dir(dir)
         .envs(envs(&r));
     run_suite(cmd, "Vercel AI SDK widget suite").await;
+}
+
+const LINK_TOKEN: &str = "link_oracle_token_0123456789";
+const EMAIL_LINK_TOKEN: &str = "link_oracle_email_0123456789";
+const WELCOME: &str = "Hi! I am the shop's assistant.";
+
+/// Stores a public link with a known token on `a`.
+async fn add_link(state: &AppState, a: &Assistant, token: &str, require_email: bool) {
+    use agentgate_shared::domain::link::{LinkSettings, PublicLink};
+    use agentgate_shared::domain::token::TokenDigest;
+    let settings = LinkSettings {
+        require_email,
+        welcome_message: Some(WELCOME.into()),
+        ..LinkSettings::default()
+    };
+    let link = PublicLink::new(&a.id, &a.owner, TokenDigest::of(token), settings, 0);
+    state.store.create_link(&link).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_chats_through_a_public_link() {
+    let dir = root().join("tests/clients");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "tests/clients/node_modules is missing: run scripts/setup.sh"
+    );
+    let openai = MockUpstream::openai(Behavior::Reply(PIECES.map(String::from).to_vec())).await;
+    openai.set_delay(std::time::Duration::from_millis(40));
+    let data = testing::tempdir();
+    let state = testing::state(data.path(), testing::mock_providers(Some(&openai), None));
+    let a = add(&state, None, "openai:gpt-4o-mini").await;
+    add_link(&state, &a, LINK_TOKEN, false).await;
+    add_link(&state, &a, EMAIL_LINK_TOKEN, true).await;
+    let (addr, _) = common::serve(state).await;
+    let shots = root().join("target/test-output");
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "links-page.test.mjs"])
+        .current_dir(dir)
+        .envs([
+            ("AGENTGATE_BASE_URL", format!("http://{addr}")),
+            ("AGENTGATE_LINK_TOKEN", LINK_TOKEN.into()),
+            ("AGENTGATE_EMAIL_LINK_TOKEN", EMAIL_LINK_TOKEN.into()),
+            (
+                "AGENTGATE_OUTBOX",
+                data.path().join("outbox").display().to_string(),
+            ),
+            ("AGENTGATE_EXPECTED_TEXT", PIECES.concat()),
+            ("AGENTGATE_WELCOME", WELCOME.into()),
+            ("AGENTGATE_SCREENSHOTS", shots.display().to_string()),
+        ]);
+    run_suite(cmd, "public link page in Chromium").await;
+    assert!(shots.join("public-link-chat.png").exists());
 }

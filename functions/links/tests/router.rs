@@ -419,7 +419,13 @@ async fn a_session_never_reads_or_continues_another_sessions_conversation() {
     let token = token_of(&link(&app, &a, json!({})).await);
     let (alice, alices) = session(&app, &token).await;
     let (bob, _) = session(&app, &token).await;
-    chat(&app, &token, &alice, json!({"message": "my secret is tangerine"})).await;
+    chat(
+        &app,
+        &token,
+        &alice,
+        json!({"message": "my secret is tangerine"}),
+    )
+    .await;
 
     let peek = history(&app, &token, &bob, &format!("?conversation_id={alices}")).await;
     assert_eq!(
