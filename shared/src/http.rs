@@ -193,6 +193,21 @@ fn lambda_request_id(req: &Request) -> Option<String> {
     req.lambda_context_ref().map(|c| c.request_id.clone())
 }
 
+/// A family's routes served with what every family has: the [`MAX_BODY_BYTES`] body limit
+/// and one [`request_span`] per request named after the family; `state` applied.
+pub fn serve_family(
+    routes: axum::Router<AppState>,
+    family: &'static str,
+    state: AppState,
+) -> axum::Router {
+    routes
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            request_span(family, req, next)
+        }))
+        .with_state(state)
+}
+
 /// Middleware that opens one span per request with the family, the Lambda request id and
 /// the outcome. Handlers add `assistant_id` to it; nothing secret or user-written goes in.
 pub async fn request_span(family: &'static str, req: Request, next: Next) -> Response {

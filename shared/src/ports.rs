@@ -213,15 +213,10 @@ pub trait SessionStore: Send + Sync {
     /// The subject's conversations on the link, oldest first (empty when none or expired).
     async fn conversations(&self, visitor: &VisitorKey) -> Result<Vec<ThreadId>, StoreError>;
 
-    /// Adds a conversation (newest last, keeping the newest `keep`) and keeps the list
-    /// until `expires_at` (epoch seconds). Adding one already listed only renews the list.
-    async fn add_conversation(
-        &self,
-        visitor: &VisitorKey,
-        conversation: &ThreadId,
-        keep: usize,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
+    /// Adds a conversation (newest last, keeping the newest [`MAX_CONVERSATIONS`](crate::domain::link::MAX_CONVERSATIONS)); the
+    /// list lives [`CONVERSATIONS_TTL_SECS`](crate::domain::link::CONVERSATIONS_TTL_SECS) after its last addition. Adding one already
+    /// listed only renews the list.
+    async fn add_conversation(&self, who: &VisitorKey, id: &ThreadId) -> Result<(), StoreError>;
 
     /// Stores the current code of `key`, replacing any earlier one (and its tries).
     async fn put_code(&self, key: &str, code: &EmailCode) -> Result<(), StoreError>;
@@ -235,8 +230,8 @@ pub trait SessionStore: Send + Sync {
     async fn count_wrong_try(&self, key: &str, mac: &str) -> Result<Option<u32>, StoreError>;
 
     /// Deletes the code if it is still the one with HMAC `mac`, live and with fewer than
-    /// `max_tries` wrong tries: `true` for exactly one of any number of racing callers.
-    async fn consume_code(&self, key: &str, mac: &str, max_tries: u32) -> Result<bool, StoreError>;
+    /// [`MAX_CODE_TRIES`](crate::domain::link::MAX_CODE_TRIES) wrong tries: `true` for exactly one of any number of racing callers.
+    async fn consume_code(&self, key: &str, mac: &str) -> Result<bool, StoreError>;
 }
 
 /// Everything the functions need from storage.

@@ -12,7 +12,8 @@ use agentgate_shared::clock::{Clock, ManualClock};
 use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
 use agentgate_shared::domain::ids::{AssistantId, RunId, ThreadId, UserId};
 use agentgate_shared::domain::link::{
-    EmailCode, LinkId, LinkSettings, PublicLink, Session, Subject, VisitorKey,
+    CONVERSATIONS_TTL_SECS, EmailCode, LinkId, LinkSettings, MAX_CONVERSATIONS, PublicLink,
+    Session, Subject, VisitorKey,
 };
 use agentgate_shared::domain::memory::{MEMORY_RETENTION_SECS, MemoryKey};
 use agentgate_shared::domain::message::{Message, Role};
@@ -250,36 +251,22 @@ async fn conversations_are_listed_per_visitor_newest_last_and_bounded(b: Backend
     let link = LinkId::mint();
     let carol = VisitorKey::new(&link, &Subject::Email("carol@example.com".into()));
     let anon = VisitorKey::new(&link, &Subject::Anonymous("x".into()));
-    let now = T0_MS / 1000;
-    let ids: Vec<ThreadId> = (0..4).map(|_| ThreadId::mint()).collect();
+    let ids: Vec<ThreadId> = (0..MAX_CONVERSATIONS + 2)
+        .map(|_| ThreadId::mint())
+        .collect();
     for id in &ids {
-        b.store
-            .add_conversation(&carol, id, 3, now + 100)
-            .await
-            .unwrap();
+        b.store.add_conversation(&carol, id).await.unwrap();
     }
-    b.store
-        .add_conversation(&carol, &ids[3], 3, now + 100)
-        .await
-        .unwrap();
-    assert_eq!(
-        b.store.conversations(&carol).await.unwrap(),
-        ids[1..].to_vec()
-    );
+    b.store.add_conversation(&carol, &ids[5]).await.unwrap();
+    let kept = b.store.conversations(&carol).await.unwrap();
+    assert_eq!(kept, ids[2..].to_vec(), "bounded, no repeats");
     assert!(b.store.conversations(&anon).await.unwrap().is_empty());
-    b.clock.advance_secs(101);
-    assert!(
-        b.store.conversations(&carol).await.unwrap().is_empty(),
-        "expired"
-    );
-    b.store
-        .add_conversation(&carol, &ids[0], 3, now + 500)
-        .await
-        .unwrap();
-    assert_eq!(
-        b.store.conversations(&carol).await.unwrap(),
-        vec![ids[0].clone()]
-    );
+    b.clock.advance_secs(CONVERSATIONS_TTL_SECS + 1);
+    let expired = b.store.conversations(&carol).await.unwrap();
+    assert!(expired.is_empty(), "expired");
+    b.store.add_conversation(&carol, &ids[0]).await.unwrap();
+    let fresh = b.store.conversations(&carol).await.unwrap();
+    assert_eq!(fresh, vec![ids[0].clone()]);
 }
 
 async fn concurrent_conversations_are_all_kept(b: Backend) {
@@ -289,11 +276,7 @@ async fn concurrent_conversations_are_all_kept(b: Backend) {
         .iter()
         .map(|id| {
             let (store, visitor, id) = (b.store.clone(), visitor.clone(), id.clone());
-            tokio::spawn(async move {
-                store
-                    .add_conversation(&visitor, &id, 50, T0_MS / 1000 + 100)
-                    .await
-            })
+            tokio::spawn(async move { store.add_conversation(&visitor, &id).await })
         })
         .collect();
     for t in tasks {
@@ -317,10 +300,10 @@ async fn codes_count_wrong_tries_and_are_consumed_once(b: Backend) {
     assert_eq!(b.store.code("k").await.unwrap(), Some(code.clone()));
     assert_eq!(b.store.count_wrong_try("k", "m1").await.unwrap(), Some(1));
     assert_eq!(b.store.count_wrong_try("k", "other").await.unwrap(), None);
-    assert!(!b.store.consume_code("k", "other", 5).await.unwrap());
-    assert!(b.store.consume_code("k", "m1", 5).await.unwrap());
+    assert!(!b.store.consume_code("k", "other").await.unwrap());
+    assert!(b.store.consume_code("k", "m1").await.unwrap());
     assert!(
-        !b.store.consume_code("k", "m1", 5).await.unwrap(),
+        !b.store.consume_code("k", "m1").await.unwrap(),
         "single use"
     );
     assert_eq!(b.store.code("k").await.unwrap(), None);
@@ -342,7 +325,7 @@ async fn codes_count_wrong_tries_and_are_consumed_once(b: Backend) {
             Some(want)
         );
     }
-    assert!(!b.store.consume_code("k", "m2", 5).await.unwrap());
+    assert!(!b.store.consume_code("k", "m2").await.unwrap());
     // A resend replaces the code and its tries.
     b.store
         .put_code(
@@ -358,7 +341,7 @@ async fn codes_count_wrong_tries_and_are_consumed_once(b: Backend) {
     // An expired code is gone.
     b.clock.advance_secs(601);
     assert_eq!(b.store.code("k").await.unwrap(), None);
-    assert!(!b.store.consume_code("k", "m3", 5).await.unwrap());
+    assert!(!b.store.consume_code("k", "m3").await.unwrap());
     assert_eq!(b.store.count_wrong_try("k", "m3").await.unwrap(), None);
 }
 
@@ -372,7 +355,7 @@ async fn racing_confirmations_consume_a_code_exactly_once(b: Backend) {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let store = b.store.clone();
-            tokio::spawn(async move { store.consume_code("r", "race", 5).await })
+            tokio::spawn(async move { store.consume_code("r", "race").await })
         })
         .collect();
     let mut wins = 0;

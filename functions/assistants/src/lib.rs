@@ -13,13 +13,12 @@ mod view;
 
 use agentgate_shared::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::AssistantsError;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/assistants", post(handlers::create).get(handlers::list))
         .route(
             "/assistants/{id}",
@@ -37,12 +36,6 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/assistants/{id}/memories/{kind}/{who}",
             get(handlers::user_memory).delete(handlers::forget_user_memory),
-        )
-        .layer(DefaultBodyLimit::max(
-            agentgate_shared::http::MAX_BODY_BYTES,
-        ))
-        .layer(axum::middleware::from_fn(|req, next| {
-            agentgate_shared::http::request_span("assistants", req, next)
-        }))
-        .with_state(state)
+        );
+    agentgate_shared::http::serve_family(routes, "assistants", state)
 }

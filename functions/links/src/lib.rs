@@ -22,7 +22,6 @@ mod verify;
 
 use agentgate_shared::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -30,7 +29,7 @@ use axum::routing::{get, post, put};
 pub use error::LinksError;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/api/agents/{name}/public-links",
             get(owner::list).post(owner::create),
@@ -50,14 +49,8 @@ pub fn router(state: AppState) -> Router {
             "/api/public/conversations/{token}",
             post(public::create_conversation),
         )
-        .layer(DefaultBodyLimit::max(
-            agentgate_shared::http::MAX_BODY_BYTES,
-        ))
-        .layer(axum::middleware::map_response(private))
-        .layer(axum::middleware::from_fn(|req, next| {
-            agentgate_shared::http::request_span("links", req, next)
-        }))
-        .with_state(state)
+        .layer(axum::middleware::map_response(private));
+    agentgate_shared::http::serve_family(routes, "links", state)
 }
 
 /// Nothing this family answers may be cached or leak its URL through a referrer.

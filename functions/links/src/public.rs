@@ -3,8 +3,8 @@
 
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::link::{
-    MAX_CONVERSATIONS, MAX_MESSAGE_CHARS, SESSION_IDLE_SECS, SESSIONS_PER_IP_PER_HOUR, Session,
-    SessionToken, Subject, VisitorKey,
+    MAX_MESSAGE_CHARS, SESSION_IDLE_SECS, SESSIONS_PER_IP_PER_HOUR, Session, SessionToken, Subject,
+    VisitorKey,
 };
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::ratelimit::Cap;
@@ -95,11 +95,7 @@ pub async fn open_session(
 
 async fn new_conversation(state: &AppState, visitor: &VisitorKey) -> Result<ThreadId, LinksError> {
     let id = ThreadId::mint();
-    let expires_at = state.clock.now_secs() + state.settings.thread_idle_ttl_secs;
-    state
-        .store
-        .add_conversation(visitor, &id, MAX_CONVERSATIONS, expires_at)
-        .await?;
+    state.store.add_conversation(visitor, &id).await?;
     Ok(id)
 }
 

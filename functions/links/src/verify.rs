@@ -176,11 +176,7 @@ pub async fn confirm(
         return Err(LinksError::CodeInvalid);
     }
     // Exactly one of any racing confirmations gets past this.
-    if !state
-        .store
-        .consume_code(&key, &current.mac, MAX_CODE_TRIES)
-        .await?
-    {
+    if !state.store.consume_code(&key, &current.mac).await? {
         return Err(LinksError::CodeInvalid);
     }
     let subject = Subject::Email(email);

@@ -13,7 +13,6 @@ mod request;
 
 use agentgate_shared::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::OpenAiError;
@@ -22,7 +21,7 @@ pub use error::OpenAiError;
 pub const BASE_PATH: &str = "/public/openai/v1";
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             &format!("{BASE_PATH}/chat/completions"),
             post(handlers::chat_completions),
@@ -31,12 +30,6 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{BASE_PATH}/models/{{model}}"),
             get(handlers::get_model),
-        )
-        .layer(DefaultBodyLimit::max(
-            agentgate_shared::http::MAX_BODY_BYTES,
-        ))
-        .layer(axum::middleware::from_fn(|req, next| {
-            agentgate_shared::http::request_span("openai", req, next)
-        }))
-        .with_state(state)
+        );
+    agentgate_shared::http::serve_family(routes, "openai", state)
 }

@@ -11,21 +11,14 @@ mod request;
 
 use agentgate_shared::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 
 pub use error::RunsError;
 
 /// The family's routes with state applied, for `lambda_http` and the local server alike.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/public/runs/stream", post(handlers::public_stream))
-        .route("/runs/stream", post(handlers::owner_stream))
-        .layer(DefaultBodyLimit::max(
-            agentgate_shared::http::MAX_BODY_BYTES,
-        ))
-        .layer(axum::middleware::from_fn(|req, next| {
-            agentgate_shared::http::request_span("runs", req, next)
-        }))
-        .with_state(state)
+        .route("/runs/stream", post(handlers::owner_stream));
+    agentgate_shared::http::serve_family(routes, "runs", state)
 }

@@ -13,7 +13,6 @@ mod request;
 
 use agentgate_shared::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -25,16 +24,10 @@ const ALLOWED_HEADERS: &str = "content-type, x-widget-version";
 
 /// The family's routes with state applied, for `lambda_http` and the local server alike.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/public/chat", post(handlers::chat).options(preflight))
-        .layer(DefaultBodyLimit::max(
-            agentgate_shared::http::MAX_BODY_BYTES,
-        ))
-        .layer(axum::middleware::map_response(allow_any_origin))
-        .layer(axum::middleware::from_fn(|req, next| {
-            agentgate_shared::http::request_span("widget", req, next)
-        }))
-        .with_state(state)
+        .layer(axum::middleware::map_response(allow_any_origin));
+    agentgate_shared::http::serve_family(routes, "widget", state)
 }
 
 /// Every answer, errors included, may be read by any page.

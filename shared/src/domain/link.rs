@@ -31,6 +31,9 @@ pub const MAX_LINKS_PER_ASSISTANT: usize = 50;
 pub const SESSION_IDLE_SECS: i64 = 30 * 86_400;
 /// How many conversations a session (or verified email) keeps readable.
 pub const MAX_CONVERSATIONS: usize = 50;
+/// A subject's list of conversations lives this long after its last new conversation
+/// (each conversation's messages expire on their own, with the thread TTL).
+pub const CONVERSATIONS_TTL_SECS: i64 = 365 * 86_400;
 /// An email code is valid this long.
 pub const CODE_TTL_SECS: i64 = 600;
 /// Wrong tries one code allows; the next try is refused even with the right code.
@@ -281,6 +284,17 @@ impl VisitorKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A subject's conversation list with `id` added: newest last, an id already listed not
+/// repeated, only the newest [`MAX_CONVERSATIONS`] kept.
+pub fn with_conversation(mut list: Vec<String>, id: String) -> Vec<String> {
+    if !list.contains(&id) {
+        list.push(id);
+    }
+    let excess = list.len().saturating_sub(MAX_CONVERSATIONS);
+    list.drain(..excess);
+    list
 }
 
 /// A session of a link, as stored (under its token's digest).

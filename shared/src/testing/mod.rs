@@ -30,9 +30,10 @@ pub use deployment::Deployment;
 pub use samples::*;
 pub use upstream::{Behavior, MockUpstream, Seen};
 
-/// Declares the test that runs a function's real binary (named like the function) under
-/// a local Runtime API, on DynamoDB Local and a local Secrets Manager, and checks the
-/// response to each of its sample events with `check`, as the router tests do.
+/// Declares the tests that run a function's real binary (named like the function) under
+/// a local Runtime API, on DynamoDB Local and a local Secrets Manager: it answers each of
+/// its sample events as `check` expects (as the router tests do), and a cold start without
+/// `AGENTGATE_TABLE` fails naming it.
 #[macro_export]
 macro_rules! binary_answers_sample_events {
     ($function:literal, events = $expected:expr, streamed = $streamed:expr, check = $check:path) => {
@@ -42,6 +43,15 @@ macro_rules! binary_answers_sample_events {
             $crate::testing::Deployment::create()
                 .await
                 .check_samples(binary, $function, $expected, $streamed, $check)
+                .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_missing_setting_fails_the_cold_start_clearly() {
+            let binary = env!(concat!("CARGO_BIN_EXE_", $function));
+            $crate::testing::Deployment::create()
+                .await
+                .assert_cold_start_names(binary, "AGENTGATE_TABLE")
                 .await;
         }
     };

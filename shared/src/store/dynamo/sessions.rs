@@ -9,7 +9,10 @@ use super::DynamoStore;
 use super::errors::{classify, condition_failed};
 use super::items::{self, Item, TTL, corrupt, get_n, get_s, n, s};
 use crate::domain::ids::{AssistantId, ThreadId};
-use crate::domain::link::{EmailCode, LinkId, Session, Subject, VisitorKey};
+use crate::domain::link::{
+    CONVERSATIONS_TTL_SECS, EmailCode, LinkId, MAX_CODE_TRIES, Session, Subject, VisitorKey,
+    with_conversation,
+};
 use crate::domain::token::TokenDigest;
 use crate::ports::{SessionStore, StoreError};
 
@@ -85,26 +88,17 @@ impl SessionStore for DynamoStore {
 
     /// Read, change, and write back conditional on the version read: two tabs adding
     /// conversations at once both land (the loser retries on the winner's list).
-    async fn add_conversation(
-        &self,
-        visitor: &VisitorKey,
-        conversation: &ThreadId,
-        keep: usize,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+    async fn add_conversation(&self, who: &VisitorKey, id: &ThreadId) -> Result<(), StoreError> {
+        let expires_at = self.clock.now_secs() + CONVERSATIONS_TTL_SECS;
         for _ in 0..5 {
-            let current = self.get_live(items::visitor_key(visitor), true).await?;
-            let (mut list, version) = match &current {
+            let current = self.get_live(items::visitor_key(who), true).await?;
+            let (list, version) = match &current {
                 Some(item) => (conversations_from(item)?, items::opt_n(item, "version")),
                 None => (Vec::new(), None),
             };
-            if !list.iter().any(|c| c == conversation.as_str()) {
-                list.push(conversation.as_str().to_owned());
-            }
-            let excess = list.len().saturating_sub(keep);
-            list.drain(..excess);
+            let list = with_conversation(list, id.as_str().to_owned());
             let next_version = version.unwrap_or(0) + 1;
-            let mut item = items::visitor_key(visitor);
+            let mut item = items::visitor_key(who);
             item.insert(
                 "conversations".into(),
                 AttributeValue::L(list.into_iter().map(AttributeValue::S).collect()),
@@ -180,7 +174,7 @@ impl SessionStore for DynamoStore {
         }
     }
 
-    async fn consume_code(&self, key: &str, mac: &str, max_tries: u32) -> Result<bool, StoreError> {
+    async fn consume_code(&self, key: &str, mac: &str) -> Result<bool, StoreError> {
         let out = self
             .delete_item()
             .set_key(Some(items::code_key(key)))
@@ -188,7 +182,7 @@ impl SessionStore for DynamoStore {
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":mac", s(mac))
             .expression_attribute_values(":now", n(self.clock.now_secs()))
-            .expression_attribute_values(":max", n(max_tries))
+            .expression_attribute_values(":max", n(MAX_CODE_TRIES))
             .send()
             .await;
         match out {

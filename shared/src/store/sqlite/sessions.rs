@@ -6,7 +6,10 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, corrupt, unavailable};
 use crate::domain::ids::{AssistantId, ThreadId};
-use crate::domain::link::{EmailCode, LinkId, Session, Subject, VisitorKey};
+use crate::domain::link::{
+    CONVERSATIONS_TTL_SECS, EmailCode, LinkId, MAX_CODE_TRIES, Session, Subject, VisitorKey,
+    with_conversation,
+};
 use crate::domain::token::TokenDigest;
 use crate::ports::{SessionStore, StoreError};
 
@@ -131,30 +134,16 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn add_conversation(
-        &self,
-        visitor: &VisitorKey,
-        conversation: &ThreadId,
-        keep: usize,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        let (visitor, conversation) = (
-            visitor.as_str().to_owned(),
-            conversation.as_str().to_owned(),
-        );
+    async fn add_conversation(&self, who: &VisitorKey, id: &ThreadId) -> Result<(), StoreError> {
+        let (who, id) = (who.as_str().to_owned(), id.as_str().to_owned());
         self.tx(move |tx, now| {
-            let mut list = read_conversations(tx, &visitor, now)?;
-            if !list.contains(&conversation) {
-                list.push(conversation);
-            }
-            let excess = list.len().saturating_sub(keep);
-            list.drain(..excess);
+            let list = with_conversation(read_conversations(tx, &who, now)?, id);
             let json = serde_json::to_string(&list).map_err(corrupt)?;
             tx.execute(
                 "INSERT INTO link_conversations (visitor, conversations, expires_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(visitor) DO UPDATE SET conversations = excluded.conversations,
                    expires_at = excluded.expires_at",
-                params![visitor, json, expires_at],
+                params![who, json, now + CONVERSATIONS_TTL_SECS],
             )
             .map_err(unavailable)?;
             Ok(())
@@ -212,14 +201,14 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn consume_code(&self, key: &str, mac: &str, max_tries: u32) -> Result<bool, StoreError> {
+    async fn consume_code(&self, key: &str, mac: &str) -> Result<bool, StoreError> {
         let (key, mac) = (key.to_owned(), mac.to_owned());
         self.tx(move |tx, now| {
             let deleted = tx
                 .execute(
                     "DELETE FROM email_codes
                      WHERE key = ?1 AND mac = ?2 AND expires_at > ?3 AND tries < ?4",
-                    params![key, mac, now, max_tries],
+                    params![key, mac, now, MAX_CODE_TRIES],
                 )
                 .map_err(unavailable)?;
             Ok(deleted == 1)
