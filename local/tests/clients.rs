@@ -138,34 +138,36 @@ async fn the_official_openai_python_sdk_accepts_the_api() {
     run_suite(cmd, "openai Python SDK suite").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_vercel_ai_sdk_openai_provider_accepts_the_api() {
+/// Runs the Node suite `file` of `tests/clients` (which needs `module` installed) with
+/// `envs`.
+async fn node_suite(file: &str, module: &str, envs: Vec<(&'static str, String)>, what: &str) {
     let dir = root().join("tests/clients");
     assert!(
-        dir.join("node_modules/@ai-sdk/openai").exists(),
+        dir.join("node_modules").join(module).exists(),
         "tests/clients/node_modules is missing: run scripts/setup.sh"
     );
-    let r = serve().await;
     let mut cmd = Command::new("node");
-    cmd.args(["--test", "vercel-openai.test.mjs"])
-        .current_dir(dir)
-        .envs(envs(&r));
-    run_suite(cmd, "Vercel AI SDK suite").await;
+    cmd.args(["--test", file]).current_dir(dir).envs(envs);
+    run_suite(cmd, what).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vercel_ai_sdk_openai_provider_accepts_the_api() {
+    let r = serve().await;
+    node_suite(
+        "vercel-openai.test.mjs",
+        "@ai-sdk/openai",
+        envs(&r),
+        "Vercel AI SDK suite",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vercel_ai_sdk_chat_transport_reads_the_widget_stream() {
-    let dir = root().join("tests/clients");
-    assert!(
-        dir.join("node_modules/ai").exists(),
-        "tests/clients/node_modules is missing: run scripts/setup.sh"
-    );
     let r = serve().await;
-    let mut cmd = Command::new("node");
-    cmd.args(["--test", "widget-ui-stream.test.mjs"])
-        .current_dir(dir)
-        .envs(envs(&r));
-    run_suite(cmd, "Vercel AI SDK widget suite").await;
+    let what = "Vercel AI SDK widget suite";
+    node_suite("widget-ui-stream.test.mjs", "ai", envs(&r), what).await;
 }
 
 const LINK_TOKEN: &str = "link_oracle_token_0123456789";
@@ -187,11 +189,6 @@ async fn add_link(state: &AppState, a: &Assistant, token: &str, require_email: b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_browser_chats_through_a_public_link() {
-    let dir = root().join("tests/clients");
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "tests/clients/node_modules is missing: run scripts/setup.sh"
-    );
     let openai = MockUpstream::openai(Behavior::Reply(PIECES.map(String::from).to_vec())).await;
     openai.set_delay(std::time::Duration::from_millis(40));
     let data = testing::tempdir();
@@ -201,21 +198,19 @@ async fn a_real_browser_chats_through_a_public_link() {
     add_link(&state, &a, EMAIL_LINK_TOKEN, true).await;
     let (addr, _) = common::serve(state).await;
     let shots = root().join("target/test-output");
-    let mut cmd = Command::new("node");
-    cmd.args(["--test", "links-page.test.mjs"])
-        .current_dir(dir)
-        .envs([
-            ("AGENTGATE_BASE_URL", format!("http://{addr}")),
-            ("AGENTGATE_LINK_TOKEN", LINK_TOKEN.into()),
-            ("AGENTGATE_EMAIL_LINK_TOKEN", EMAIL_LINK_TOKEN.into()),
-            (
-                "AGENTGATE_OUTBOX",
-                data.path().join("outbox").display().to_string(),
-            ),
-            ("AGENTGATE_EXPECTED_TEXT", PIECES.concat()),
-            ("AGENTGATE_WELCOME", WELCOME.into()),
-            ("AGENTGATE_SCREENSHOTS", shots.display().to_string()),
-        ]);
-    run_suite(cmd, "public link page in Chromium").await;
+    let envs = vec![
+        ("AGENTGATE_BASE_URL", format!("http://{addr}")),
+        ("AGENTGATE_LINK_TOKEN", LINK_TOKEN.into()),
+        ("AGENTGATE_EMAIL_LINK_TOKEN", EMAIL_LINK_TOKEN.into()),
+        (
+            "AGENTGATE_OUTBOX",
+            data.path().join("outbox").display().to_string(),
+        ),
+        ("AGENTGATE_EXPECTED_TEXT", PIECES.concat()),
+        ("AGENTGATE_WELCOME", WELCOME.into()),
+        ("AGENTGATE_SCREENSHOTS", shots.display().to_string()),
+    ];
+    let what = "public link page in Chromium";
+    node_suite("links-page.test.mjs", "playwright-core", envs, what).await;
     assert!(shots.join("public-link-chat.png").exists());
 }

@@ -100,6 +100,11 @@ contract!(
     racing_confirmations_consume_a_code_exactly_once,
 );
 
+async fn by_token(b: &Backend, token: &str) -> Option<PublicLink> {
+    let digest = TokenDigest::of(token);
+    b.store.find_link_by_token(&digest).await.unwrap()
+}
+
 fn new_link(assistant: &AssistantId, token: &str, now_ms: i64) -> PublicLink {
     PublicLink::new(
         assistant,
@@ -139,19 +144,9 @@ async fn links_are_kept_with_their_token_index(b: Backend) {
         None,
         "scoped to its assistant"
     );
-    let found = b
-        .store
-        .find_link_by_token(&TokenDigest::of("tok-two"))
-        .await
-        .unwrap();
+    let found = by_token(&b, "tok-two").await;
     assert_eq!(found, Some(two));
-    assert_eq!(
-        b.store
-            .find_link_by_token(&TokenDigest::of("nope"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(by_token(&b, "nope").await, None);
 }
 
 async fn link_updates_are_conditional_and_deletes_remove_the_token(b: Backend) {
@@ -168,21 +163,11 @@ async fn link_updates_are_conditional_and_deletes_remove_the_token(b: Backend) {
         b.store.update_link(&link, &next).await,
         Err(StoreError::Conflict)
     ));
-    let stored = b
-        .store
-        .find_link_by_token(&TokenDigest::of("tok"))
-        .await
-        .unwrap();
+    let stored = by_token(&b, "tok").await;
     assert_eq!(stored, Some(next.clone()));
     b.store.delete_link(&next).await.unwrap();
     b.store.delete_link(&next).await.unwrap();
-    assert_eq!(
-        b.store
-            .find_link_by_token(&TokenDigest::of("tok"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(by_token(&b, "tok").await, None);
     assert!(b.store.list_links(&a).await.unwrap().is_empty());
     assert!(matches!(
         b.store

@@ -5,7 +5,7 @@
 
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::link::CODE_TTL_SECS;
-use agentgate_shared::testing::{Behavior, TestApp, TestResponse};
+use agentgate_shared::testing::{Behavior, TestApp, TestResponse, chunk_types};
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -30,6 +30,15 @@ async fn link(app: &TestApp, a: &Assistant, body: Value) -> Value {
     resp.json()
 }
 
+/// A fresh app with an assistant of alice (`configurable`) and one link (`settings`):
+/// the app, the assistant and the link's token.
+async fn linked(configurable: Value, settings: Value) -> (TestApp, Assistant, String) {
+    let app = app().await;
+    let a = bot(&app, configurable).await;
+    let token = token_of(&link(&app, &a, settings).await);
+    (app, a, token)
+}
+
 fn token_of(link: &Value) -> String {
     link["token"].as_str().unwrap().to_owned()
 }
@@ -52,14 +61,6 @@ async fn chat(app: &TestApp, token: &str, session: &str, body: Value) -> TestRes
         .json(&body)
         .send()
         .await
-}
-
-/// The JSON parts of a UI message stream (its final `[DONE]` checked).
-fn parts(resp: &TestResponse) -> Vec<Value> {
-    let events = resp.sse();
-    let (done, parts) = events.split_last().unwrap();
-    assert_eq!(done.data, "[DONE]", "{}", resp.text);
-    parts.iter().map(|e| e.json()).collect()
 }
 
 fn reply_text(parts: &[Value]) -> String {
@@ -212,20 +213,14 @@ async fn owners_create_list_update_and_delete_links_of_their_own_assistants() {
         .user("alice")
         .send()
         .await;
-    assert_eq!(
-        (resp.status, resp.code().as_str()),
-        (StatusCode::CONFLICT, "AMBIGUOUS_NAME")
-    );
+    resp.assert_error(409, "AMBIGUOUS_NAME");
 
     assert_eq!(
         app.delete(&one).user("alice").send().await.status,
         StatusCode::NO_CONTENT
     );
     let info = app.get(&format!("/api/public/links/{token}")).send().await;
-    assert_eq!(
-        (info.status, info.code().as_str()),
-        (StatusCode::NOT_FOUND, "LINK_NOT_FOUND")
-    );
+    info.assert_error(404, "LINK_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -283,10 +278,7 @@ async fn the_page_and_link_info_say_whether_a_link_serves() {
     }
     put(json!({"expires_at": null, "enabled": false})).await;
     let info = app.get(&format!("/api/public/links/{token}")).send().await;
-    assert_eq!(
-        (info.status, info.code().as_str()),
-        (StatusCode::GONE, "LINK_DISABLED")
-    );
+    info.assert_error(410, "LINK_DISABLED");
     let page = app.get(&format!("/public/chat/{token}")).send().await;
     assert_eq!(page.status, StatusCode::GONE);
     assert!(page.text.contains("turned off"));
@@ -299,19 +291,21 @@ async fn the_page_and_link_info_say_whether_a_link_serves() {
 
 #[tokio::test]
 async fn a_session_chats_with_status_labels_and_reads_its_history() {
-    let app = app().await;
+    let (app, _, token) = linked(
+        json!({"type==agent/model": "openai:gpt-4o-mini"}),
+        json!({}),
+    )
+    .await;
     app.openai
         .set_behavior(Behavior::Reply(vec!["Hel".into(), "lo!".into()]));
-    let a = bot(&app, json!({"type==agent/model": "openai:gpt-4o-mini"})).await;
-    let token = token_of(&link(&app, &a, json!({})).await);
     let (s, conversation) = session(&app, &token).await;
     assert!(s.starts_with("ags_") && s.len() >= 36);
 
     let resp = chat(&app, &token, &s, json!({"message": " Hi there "})).await;
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
     assert_eq!(resp.header("x-vercel-ai-ui-message-stream"), "v1");
-    let p = parts(&resp);
-    let types: Vec<&str> = p.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    let p = resp.ui_chunks();
+    let types = chunk_types(&p);
     assert_eq!(
         types,
         [
@@ -342,7 +336,7 @@ async fn a_session_chats_with_status_labels_and_reads_its_history() {
         json!({"message": "Again", "conversation_id": conversation}),
     )
     .await;
-    assert_eq!(parts(&resp)[0]["data"]["label"], "Reading your history");
+    assert_eq!(resp.ui_chunks()[0]["data"]["label"], "Reading your history");
     assert_eq!(
         app.openai.seen()[1].body["messages"]
             .as_array()
@@ -376,19 +370,13 @@ async fn a_session_chats_with_status_labels_and_reads_its_history() {
         .json(&json!({"message": "x"}))
         .send()
         .await;
-    assert_eq!(
-        (no_session.status, no_session.code().as_str()),
-        (StatusCode::UNAUTHORIZED, "SESSION_REQUIRED")
-    );
+    no_session.assert_error(401, "SESSION_REQUIRED");
     for bad in [
         "ags_0000",
         "ags_000000000000000000000000000000000000000000000000",
     ] {
         let resp = chat(&app, &token, bad, json!({"message": "x"})).await;
-        assert_eq!(
-            (resp.status, resp.code().as_str()),
-            (StatusCode::UNAUTHORIZED, "SESSION_INVALID")
-        );
+        resp.assert_error(401, "SESSION_INVALID");
     }
     for body in [
         json!({}),
@@ -397,11 +385,7 @@ async fn a_session_chats_with_status_labels_and_reads_its_history() {
         json!({"message": "x".repeat(8001)}),
     ] {
         let resp = chat(&app, &token, &s, body.clone()).await;
-        assert_eq!(
-            (resp.status, resp.code().as_str()),
-            (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
-            "{body}"
-        );
+        resp.assert_error(400, "INVALID_REQUEST");
     }
     let resp = app
         .post(&format!("/api/public/chat/{token}"))
@@ -414,9 +398,7 @@ async fn a_session_chats_with_status_labels_and_reads_its_history() {
 
 #[tokio::test]
 async fn a_session_never_reads_or_continues_another_sessions_conversation() {
-    let app = app().await;
-    let a = bot(&app, json!({})).await;
-    let token = token_of(&link(&app, &a, json!({})).await);
+    let (app, a, token) = linked(json!({}), json!({})).await;
     let (alice, alices) = session(&app, &token).await;
     let (bob, _) = session(&app, &token).await;
     chat(
@@ -428,10 +410,7 @@ async fn a_session_never_reads_or_continues_another_sessions_conversation() {
     .await;
 
     let peek = history(&app, &token, &bob, &format!("?conversation_id={alices}")).await;
-    assert_eq!(
-        (peek.status, peek.code().as_str()),
-        (StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND")
-    );
+    peek.assert_error(404, "CONVERSATION_NOT_FOUND");
     let resp = chat(
         &app,
         &token,
@@ -439,7 +418,7 @@ async fn a_session_never_reads_or_continues_another_sessions_conversation() {
         json!({"message": "what did they say?", "conversation_id": alices}),
     )
     .await;
-    let p = parts(&resp);
+    let p = resp.ui_chunks();
     let started = p.last().unwrap()["data"]["conversationId"]
         .as_str()
         .unwrap()
@@ -464,9 +443,7 @@ async fn a_session_never_reads_or_continues_another_sessions_conversation() {
 
 #[tokio::test]
 async fn a_new_conversation_leaves_the_earlier_one_readable() {
-    let app = app().await;
-    let a = bot(&app, json!({})).await;
-    let token = token_of(&link(&app, &a, json!({})).await);
+    let (app, _, token) = linked(json!({}), json!({})).await;
     let (s, first) = session(&app, &token).await;
     chat(&app, &token, &s, json!({"message": "one"})).await;
     let resp = app
@@ -485,7 +462,7 @@ async fn a_new_conversation_leaves_the_earlier_one_readable() {
     )
     .await;
     assert!(
-        reply_text(&parts(&resp)).contains("message 1 of"),
+        reply_text(&resp.ui_chunks()).contains("message 1 of"),
         "a fresh conversation"
     );
     let latest = history(&app, &token, &s, "").await.json();
@@ -514,10 +491,7 @@ async fn disabling_or_deleting_a_link_stops_its_sessions_at_once() {
         .send()
         .await;
     let resp = chat(&app, &token, &s, json!({"message": "hi"})).await;
-    assert_eq!(
-        (resp.status, resp.code().as_str()),
-        (StatusCode::GONE, "LINK_DISABLED")
-    );
+    resp.assert_error(410, "LINK_DISABLED");
     app.request(http::Method::PUT, &one)
         .user("alice")
         .json(&json!({"enabled": true}))
@@ -531,17 +505,12 @@ async fn disabling_or_deleting_a_link_stops_its_sessions_at_once() {
     );
     app.delete(&one).user("alice").send().await;
     let resp = history(&app, &token, &s, "").await;
-    assert_eq!(
-        (resp.status, resp.code().as_str()),
-        (StatusCode::NOT_FOUND, "LINK_NOT_FOUND")
-    );
+    resp.assert_error(404, "LINK_NOT_FOUND");
 }
 
 #[tokio::test]
 async fn messages_are_limited_per_session_and_sessions_per_address() {
-    let app = app().await;
-    let a = bot(&app, json!({})).await;
-    let token = token_of(&link(&app, &a, json!({"rate_limit_per_hour": 2})).await);
+    let (app, _, token) = linked(json!({}), json!({"rate_limit_per_hour": 2})).await;
     let (s, _) = session(&app, &token).await;
     for _ in 0..2 {
         assert_eq!(
@@ -552,10 +521,7 @@ async fn messages_are_limited_per_session_and_sessions_per_address() {
         );
     }
     let resp = chat(&app, &token, &s, json!({"message": "hi"})).await;
-    assert_eq!(
-        (resp.status, resp.code().as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
-    );
+    resp.assert_error(429, "RATE_LIMITED");
     let retry: u64 = resp.header("retry-after").parse().unwrap();
     assert!((1..=3600).contains(&retry));
     let (other, _) = session(&app, &token).await;
@@ -587,9 +553,7 @@ async fn messages_are_limited_per_session_and_sessions_per_address() {
 
 #[tokio::test]
 async fn an_email_link_verifies_by_code_and_follows_the_email_across_devices() {
-    let app = app().await;
-    let a = bot(&app, json!({})).await;
-    let token = token_of(&link(&app, &a, json!({"require_email": true})).await);
+    let (app, a, token) = linked(json!({}), json!({"require_email": true})).await;
     let info = app
         .get(&format!("/api/public/links/{token}"))
         .send()
@@ -600,10 +564,7 @@ async fn an_email_link_verifies_by_code_and_follows_the_email_across_devices() {
         .post(&format!("/api/public/sessions/{token}"))
         .send()
         .await;
-    assert_eq!(
-        (resp.status, resp.code().as_str()),
-        (StatusCode::FORBIDDEN, "EMAIL_REQUIRED")
-    );
+    resp.assert_error(403, "EMAIL_REQUIRED");
 
     let sent = verify(&app, &token, "Carol@Example.com").await;
     assert_eq!(sent.status, StatusCode::ACCEPTED);
@@ -630,10 +591,7 @@ async fn an_email_link_verifies_by_code_and_follows_the_email_across_devices() {
     let other = verify(&app, &token, "nobody@example.org").await;
     assert_eq!((other.status, other.json()), (sent.status, sent.json()));
     let bad = verify(&app, &token, "not-an-email").await;
-    assert_eq!(
-        (bad.status, bad.code().as_str()),
-        (StatusCode::BAD_REQUEST, "INVALID_REQUEST")
-    );
+    bad.assert_error(400, "INVALID_REQUEST");
     // A link without email verification takes no codes.
     let open = token_of(&link(&app, &a, json!({})).await);
     let resp = verify(&app, &open, "carol@example.com").await;
@@ -642,25 +600,17 @@ async fn an_email_link_verifies_by_code_and_follows_the_email_across_devices() {
 
 #[tokio::test]
 async fn wrong_expired_and_reused_codes_are_refused_and_the_sixth_try_too() {
-    let app = app().await;
-    let a = bot(&app, json!({})).await;
-    let token = token_of(&link(&app, &a, json!({"require_email": true})).await);
+    let (app, _, token) = linked(json!({}), json!({"require_email": true})).await;
     let email = "dave@example.com";
     verify(&app, &token, email).await;
     let code = code_for(&app, email);
     let wrong = if code == "000000" { "000001" } else { "000000" };
     for _ in 0..4 {
         let resp = confirm(&app, &token, email, wrong).await;
-        assert_eq!(
-            (resp.status, resp.code().as_str()),
-            (StatusCode::BAD_REQUEST, "CODE_INVALID")
-        );
+        resp.assert_error(400, "CODE_INVALID");
     }
     let fifth = confirm(&app, &token, email, "12ab56").await;
-    assert_eq!(
-        (fifth.status, fifth.code().as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS")
-    );
+    fifth.assert_error(429, "TOO_MANY_ATTEMPTS");
     let sixth = confirm(&app, &token, email, &code).await;
     assert_eq!(
         sixth.code(),
@@ -676,10 +626,7 @@ async fn wrong_expired_and_reused_codes_are_refused_and_the_sixth_try_too() {
         StatusCode::OK
     );
     let again = confirm(&app, &token, email, &code).await;
-    assert_eq!(
-        (again.status, again.code().as_str()),
-        (StatusCode::BAD_REQUEST, "CODE_INVALID")
-    );
+    again.assert_error(400, "CODE_INVALID");
 
     // An expired code is refused.
     verify(&app, &token, email).await;
@@ -691,9 +638,7 @@ async fn wrong_expired_and_reused_codes_are_refused_and_the_sixth_try_too() {
 
 #[tokio::test]
 async fn racing_confirmations_yield_exactly_one_session() {
-    let app = app().await;
-    let a = bot(&app, json!({})).await;
-    let token = token_of(&link(&app, &a, json!({"require_email": true})).await);
+    let (app, _, token) = linked(json!({}), json!({"require_email": true})).await;
     verify(&app, &token, "erin@example.com").await;
     let code = code_for(&app, "erin@example.com");
     let confirms = (0..6).map(|_| confirm(&app, &token, "erin@example.com", &code));
@@ -712,15 +657,13 @@ async fn racing_confirmations_yield_exactly_one_session() {
 
 #[tokio::test]
 async fn a_verified_emails_memory_reaches_its_later_conversations() {
-    let app = app().await;
-    app.openai
-        .set_behavior(Behavior::Reply(vec!["Carol hikes in Sintra.".into()]));
-    let a = bot(
-        &app,
+    let (app, a, token) = linked(
         json!({"type==agent/model": "openai:gpt-4o-mini", "type==agent/memory": true}),
+        json!({"require_email": true}),
     )
     .await;
-    let token = token_of(&link(&app, &a, json!({"require_email": true})).await);
+    app.openai
+        .set_behavior(Behavior::Reply(vec!["Carol hikes in Sintra.".into()]));
     verify(&app, &token, "carol@example.com").await;
     let code = code_for(&app, "carol@example.com");
     let s = confirm(&app, &token, "carol@example.com", &code)

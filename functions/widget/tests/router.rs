@@ -6,7 +6,7 @@
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::AssistantId;
 use agentgate_shared::stream::widget::LEGACY_REFUSAL;
-use agentgate_shared::testing::{Behavior, TestApp, TestResponse};
+use agentgate_shared::testing::{Behavior, TestApp, TestResponse, chunk_types};
 use http::StatusCode;
 
 mod samples;
@@ -40,17 +40,9 @@ async fn chat(app: &TestApp, body: &Value) -> TestResponse {
         .await
 }
 
-/// The JSON chunks of a UI message stream, checking its final `[DONE]`.
-fn chunks(resp: &TestResponse) -> Vec<Value> {
-    let events = resp.sse();
-    let (done, chunks) = events.split_last().unwrap();
-    assert_eq!(done.data, "[DONE]", "{}", resp.text);
-    chunks.iter().map(|e| e.json()).collect()
-}
-
 /// The conversation id the final `data-done` chunk names.
 fn conversation_of(resp: &TestResponse) -> Value {
-    chunks(resp).pop().unwrap()["data"]["conversationId"].clone()
+    resp.ui_chunks().pop().unwrap()["data"]["conversationId"].clone()
 }
 
 #[tokio::test]
@@ -65,8 +57,8 @@ async fn the_ui_message_stream_carries_text_then_done_and_continues_the_conversa
     assert_eq!(resp.header("x-vercel-ai-ui-message-stream"), "v1");
     assert_eq!(resp.header("access-control-allow-origin"), "*");
     assert!(resp.header("content-type").starts_with("text/event-stream"));
-    let c = chunks(&resp);
-    let types: Vec<&str> = c.iter().map(|c| c["type"].as_str().unwrap()).collect();
+    let c = resp.ui_chunks();
+    let types = chunk_types(&c);
     assert_eq!(
         types,
         [
@@ -128,7 +120,7 @@ async fn a_failure_mid_stream_is_an_error_chunk_or_a_legacy_refusal() {
     app.openai
         .set_behavior(Behavior::BreakAfter(vec!["Par".into()]));
     let a = bot(&app, "agency", "public_no_auth", "openai:gpt-4o-mini").await;
-    let c = chunks(&chat(&app, &message(&a, "v1", None, "Hi")).await);
+    let c = chat(&app, &message(&a, "v1", None, "Hi")).await.ui_chunks();
     let last = c.last().unwrap();
     assert_eq!(last["type"], "error");
     assert!(last["errorText"].is_string());

@@ -333,6 +333,26 @@ impl TestResponse {
             .to_owned()
     }
 
+    /// Asserts an error answer: its status and its `error.code`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.code().as_str()),
+            (status, code),
+            "{}",
+            self.text
+        );
+    }
+
+    /// The JSON chunks of a Vercel AI SDK UI message stream, checking that it ends with
+    /// `data: [DONE]`.
+    pub fn ui_chunks(&self) -> Vec<Value> {
+        let events = self.sse();
+        let (done, chunks) = events.split_last().expect("a non-empty stream");
+        assert_eq!(done.data, "[DONE]", "{}", self.text);
+        chunks.iter().map(SseEvent::json).collect()
+    }
+
     /// A header as text ("" when absent).
     pub fn header(&self, name: &str) -> &str {
         self.headers
@@ -345,6 +365,14 @@ impl TestResponse {
     pub fn sse(&self) -> Vec<SseEvent> {
         parse_sse(&self.text)
     }
+}
+
+/// The `type` of each UI message stream chunk.
+pub fn chunk_types(chunks: &[Value]) -> Vec<&str> {
+    chunks
+        .iter()
+        .map(|c| c["type"].as_str().unwrap_or_default())
+        .collect()
 }
 
 /// Sends `req` through `router` and reads the whole response as status, headers, text.

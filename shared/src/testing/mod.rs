@@ -25,7 +25,7 @@ pub mod runtime;
 pub mod samples;
 pub mod upstream;
 
-pub use app::{TestApp, TestRequest, TestResponse};
+pub use app::{TestApp, TestRequest, TestResponse, chunk_types};
 pub use deployment::Deployment;
 pub use samples::*;
 pub use upstream::{Behavior, MockUpstream, Seen};
