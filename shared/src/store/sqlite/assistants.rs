@@ -3,9 +3,9 @@
 //! transaction as the assistant write.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::{SqliteStore, corrupt, unavailable};
+use super::{SqliteStore, corrupt, row, unavailable};
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::token::TokenDigest;
@@ -43,13 +43,12 @@ fn token_holder(
     tx: &rusqlite::Transaction<'_>,
     digest: &str,
 ) -> Result<Option<(String, Option<i64>)>, StoreError> {
-    tx.query_row(
+    row(
+        tx,
         "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
         params![digest],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
-    .optional()
-    .map_err(unavailable)
 }
 
 fn claim_token(
@@ -106,13 +105,12 @@ impl AssistantStore for SqliteStore {
     async fn get_assistant(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError> {
         let id = id.as_str().to_owned();
         self.tx(move |tx, _| {
-            tx.query_row(
+            row(
+                tx,
                 "SELECT body FROM assistants WHERE id = ?1",
                 params![id],
                 |r| r.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(unavailable)?
+            )?
             .map(|b| decode_assistant(&b))
             .transpose()
         })

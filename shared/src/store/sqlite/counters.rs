@@ -1,9 +1,9 @@
 //! Capped fixed-window counters: one row per counter key, restarted when expired.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::{SqliteStore, unavailable};
+use super::{SqliteStore, row, unavailable};
 use crate::ports::{Admission, CounterStore, StoreError};
 
 pub(super) const SCHEMA: &str = "
@@ -16,15 +16,13 @@ CREATE TABLE IF NOT EXISTS counters (
 
 /// A counter's value, zero when absent or expired.
 fn live_value(tx: &rusqlite::Transaction<'_>, key: &str, now: i64) -> Result<u64, StoreError> {
-    Ok(tx
-        .query_row(
-            "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
-            params![key, now],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()
-        .map_err(unavailable)?
-        .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+    Ok(row(
+        tx,
+        "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
+        params![key, now],
+        |r| r.get::<_, i64>(0),
+    )?
+    .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
 }
 
 #[async_trait]

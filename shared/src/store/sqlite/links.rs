@@ -2,9 +2,10 @@
 //! unique column, so the index from token to link cannot drift from the link itself.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{Row, params};
 
-use super::{SqliteStore, corrupt, to_i64, unavailable};
+use super::{SqliteStore, corrupt, row, unavailable};
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::link::{LinkId, LinkSettings, PublicLink};
 use crate::domain::token::TokenDigest;
@@ -59,6 +60,25 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<Result<PublicLink, StoreError>> {
     })())
 }
 
+/// A link's columns, in [`COLUMNS`] order.
+fn values(l: &PublicLink) -> Vec<Value> {
+    let s = &l.settings;
+    vec![
+        Value::Text(l.id.as_str().to_owned()),
+        Value::Text(l.assistant.as_str().to_owned()),
+        Value::Text(l.owner.as_str().to_owned()),
+        Value::Text(l.token_digest.to_hex()),
+        Value::Integer(i64::from(s.enabled)),
+        Value::Integer(i64::from(s.require_email)),
+        s.welcome_message.clone().map_or(Value::Null, Value::Text),
+        Value::Integer(i64::from(s.rate_limit_per_hour)),
+        s.expires_at.map_or(Value::Null, Value::Integer),
+        Value::Integer(l.created_at),
+        Value::Integer(l.updated_at),
+        Value::Integer(l.version),
+    ]
+}
+
 fn query_links(
     tx: &rusqlite::Transaction<'_>,
     filter: &str,
@@ -77,36 +97,13 @@ fn query_links(
 #[async_trait]
 impl LinkStore for SqliteStore {
     async fn create_link(&self, link: &PublicLink) -> Result<(), StoreError> {
-        let l = link.clone();
-        self.tx(move |tx, _| {
-            let s = &l.settings;
-            let inserted = tx
-                .execute(
-                    &format!(
-                        "INSERT OR IGNORE INTO links ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                    ),
-                    params![
-                        l.id.as_str(),
-                        l.assistant.as_str(),
-                        l.owner.as_str(),
-                        l.token_digest.to_hex(),
-                        s.enabled,
-                        s.require_email,
-                        s.welcome_message,
-                        to_i64(u64::from(s.rate_limit_per_hour)),
-                        s.expires_at,
-                        l.created_at,
-                        l.updated_at,
-                        l.version
-                    ],
-                )
-                .map_err(unavailable)?;
-            if inserted == 0 {
-                return Err(StoreError::AlreadyExists);
-            }
-            Ok(())
-        })
-        .await
+        let sql = format!(
+            "INSERT OR IGNORE INTO links ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        );
+        match self.run(sql, values(link)).await? {
+            0 => Err(StoreError::AlreadyExists),
+            _ => Ok(()),
+        }
     }
 
     async fn get_link(
@@ -131,43 +128,24 @@ impl LinkStore for SqliteStore {
     }
 
     async fn update_link(&self, prev: &PublicLink, next: &PublicLink) -> Result<(), StoreError> {
-        let (prev_version, l) = (prev.version, next.clone());
-        self.tx(move |tx, _| {
-            let s = &l.settings;
-            let changed = tx
-                .execute(
-                    "UPDATE links SET enabled = ?2, require_email = ?3, welcome_message = ?4,
-                       rate_limit_per_hour = ?5, expires_at = ?6, updated_at = ?7, version = ?8
-                     WHERE id = ?1 AND version = ?9",
-                    params![
-                        l.id.as_str(),
-                        s.enabled,
-                        s.require_email,
-                        s.welcome_message,
-                        to_i64(u64::from(s.rate_limit_per_hour)),
-                        s.expires_at,
-                        l.updated_at,
-                        l.version,
-                        prev_version
-                    ],
-                )
-                .map_err(unavailable)?;
-            if changed == 0 {
-                return Err(StoreError::Conflict);
-            }
-            Ok(())
-        })
-        .await
+        // The same values as a create (the id, owner and token never change), and the
+        // version read as the condition.
+        let sql = "UPDATE links SET enabled = ?5, require_email = ?6, welcome_message = ?7,
+               rate_limit_per_hour = ?8, expires_at = ?9, updated_at = ?11, version = ?12
+             WHERE id = ?1 AND version = ?13";
+        let mut values = values(next);
+        values.push(Value::Integer(prev.version));
+        match self.run(sql.to_owned(), values).await? {
+            0 => Err(StoreError::Conflict),
+            _ => Ok(()),
+        }
     }
 
     async fn delete_link(&self, link: &PublicLink) -> Result<(), StoreError> {
-        let id = link.id.as_str().to_owned();
-        self.tx(move |tx, _| {
-            tx.execute("DELETE FROM links WHERE id = ?1", params![id])
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        let id = Value::Text(link.id.as_str().to_owned());
+        self.run("DELETE FROM links WHERE id = ?1".to_owned(), vec![id])
+            .await?;
+        Ok(())
     }
 
     async fn find_link_by_token(
@@ -176,13 +154,12 @@ impl LinkStore for SqliteStore {
     ) -> Result<Option<PublicLink>, StoreError> {
         let digest = digest.to_hex();
         self.tx(move |tx, _| {
-            tx.query_row(
+            row(
+                tx,
                 &format!("SELECT {COLUMNS} FROM links WHERE token_digest = ?1"),
                 params![digest],
                 read_row,
-            )
-            .optional()
-            .map_err(unavailable)?
+            )?
             .transpose()
         })
         .await

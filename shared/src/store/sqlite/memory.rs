@@ -1,9 +1,9 @@
 //! Per-user memories: one row per memory key with its summary, version and pending count.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::{SqliteStore, to_i64, unavailable};
+use super::{SqliteStore, row, to_i64, unavailable};
 use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
 use crate::ports::{MemoryStore, StoreError};
 
@@ -23,7 +23,8 @@ fn read_memory(
     key: &str,
     now: i64,
 ) -> Result<Option<Memory>, StoreError> {
-    tx.query_row(
+    row(
+        tx,
         "SELECT summary, version, pending, updated_at FROM memories WHERE key = ?1 AND expires_at > ?2",
         params![key, now],
         |r| {
@@ -35,8 +36,6 @@ fn read_memory(
             })
         },
     )
-    .optional()
-    .map_err(unavailable)
 }
 
 #[async_trait]

@@ -96,6 +96,36 @@ impl SqliteStore {
     }
 }
 
+/// The row `sql` selects, mapped by `f`, or `None` when there is none.
+pub(super) fn row<T, P, F>(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: P,
+    f: F,
+) -> Result<Option<T>, StoreError>
+where
+    P: rusqlite::Params,
+    F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+{
+    use rusqlite::OptionalExtension;
+    tx.query_row(sql, params, f).optional().map_err(unavailable)
+}
+
+impl SqliteStore {
+    /// Runs one statement in its own transaction; the number of rows it changed.
+    pub(super) async fn run(
+        &self,
+        sql: String,
+        values: Vec<rusqlite::types::Value>,
+    ) -> Result<usize, StoreError> {
+        self.tx(move |tx, _| {
+            tx.execute(&sql, rusqlite::params_from_iter(values))
+                .map_err(unavailable)
+        })
+        .await
+    }
+}
+
 /// SQLite integers are signed; counts beyond `i64::MAX` saturate.
 pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)

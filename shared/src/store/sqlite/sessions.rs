@@ -2,9 +2,10 @@
 //! Every row carries its expiry; reads ignore expired rows as DynamoDB's TTL filter does.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
+use rusqlite::types::Value;
 
-use super::{SqliteStore, corrupt, unavailable};
+use super::{SqliteStore, corrupt, row, unavailable};
 use crate::domain::ids::{AssistantId, ThreadId};
 use crate::domain::link::{
     CONVERSATIONS_TTL_SECS, EmailCode, LinkId, MAX_CODE_TRIES, Session, Subject, VisitorKey,
@@ -39,14 +40,12 @@ fn read_conversations(
     visitor: &str,
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let raw: Option<String> = tx
-        .query_row(
-            "SELECT conversations FROM link_conversations WHERE visitor = ?1 AND expires_at > ?2",
-            params![visitor, now],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(unavailable)?;
+    let raw: Option<String> = row(
+        tx,
+        "SELECT conversations FROM link_conversations WHERE visitor = ?1 AND expires_at > ?2",
+        params![visitor, now],
+        |r| r.get(0),
+    )?;
     raw.map_or(Ok(Vec::new()), |r| {
         serde_json::from_str(&r).map_err(corrupt)
     })
@@ -86,15 +85,13 @@ impl SessionStore for SqliteStore {
     async fn session(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
         let digest = digest.clone();
         self.tx(move |tx, now| {
-            let row: Option<(String, String, String, i64)> = tx
-                .query_row(
-                    "SELECT link, assistant, subject, expires_at FROM link_sessions
+            let row: Option<(String, String, String, i64)> = row(
+                tx,
+                "SELECT link, assistant, subject, expires_at FROM link_sessions
                      WHERE digest = ?1 AND expires_at > ?2",
-                    params![digest.to_hex(), now],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()
-                .map_err(unavailable)?;
+                params![digest.to_hex(), now],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
             row.map(|(link, assistant, subject, expires_at)| {
                 Ok(Session {
                     digest: digest.clone(),
@@ -111,16 +108,15 @@ impl SessionStore for SqliteStore {
     }
 
     async fn renew_session(&self, digest: &TokenDigest, expires_at: i64) -> Result<(), StoreError> {
-        let digest = digest.to_hex();
-        self.tx(move |tx, now| {
-            tx.execute(
-                "UPDATE link_sessions SET expires_at = ?2 WHERE digest = ?1 AND expires_at > ?3",
-                params![digest, expires_at, now],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        let sql = "UPDATE link_sessions SET expires_at = ?2 WHERE digest = ?1 AND expires_at > ?3";
+        let now = self.clock.now_secs();
+        let values = vec![
+            Value::Text(digest.to_hex()),
+            Value::Integer(expires_at),
+            Value::Integer(now),
+        ];
+        self.run(sql.to_owned(), values).await?;
+        Ok(())
     }
 
     async fn conversations(&self, visitor: &VisitorKey) -> Result<Vec<ThreadId>, StoreError> {
@@ -169,7 +165,8 @@ impl SessionStore for SqliteStore {
     async fn code(&self, key: &str) -> Result<Option<EmailCode>, StoreError> {
         let key = key.to_owned();
         self.tx(move |tx, now| {
-            tx.query_row(
+            row(
+                tx,
                 "SELECT mac, tries, expires_at FROM email_codes WHERE key = ?1 AND expires_at > ?2",
                 params![key, now],
                 |r| {
@@ -180,8 +177,6 @@ impl SessionStore for SqliteStore {
                     })
                 },
             )
-            .optional()
-            .map_err(unavailable)
         })
         .await
     }
@@ -189,30 +184,25 @@ impl SessionStore for SqliteStore {
     async fn count_wrong_try(&self, key: &str, mac: &str) -> Result<Option<u32>, StoreError> {
         let (key, mac) = (key.to_owned(), mac.to_owned());
         self.tx(move |tx, now| {
-            tx.query_row(
+            row(
+                tx,
                 "UPDATE email_codes SET tries = tries + 1
                  WHERE key = ?1 AND mac = ?2 AND expires_at > ?3 RETURNING tries",
                 params![key, mac, now],
                 |r| r.get(0),
             )
-            .optional()
-            .map_err(unavailable)
         })
         .await
     }
 
     async fn consume_code(&self, key: &str, mac: &str) -> Result<bool, StoreError> {
-        let (key, mac) = (key.to_owned(), mac.to_owned());
-        self.tx(move |tx, now| {
-            let deleted = tx
-                .execute(
-                    "DELETE FROM email_codes
-                     WHERE key = ?1 AND mac = ?2 AND expires_at > ?3 AND tries < ?4",
-                    params![key, mac, now, MAX_CODE_TRIES],
-                )
-                .map_err(unavailable)?;
-            Ok(deleted == 1)
-        })
-        .await
+        let sql = "DELETE FROM email_codes WHERE key = ?1 AND mac = ?2 AND expires_at > ?3 AND tries < ?4";
+        let values = vec![
+            Value::Text(key.to_owned()),
+            Value::Text(mac.to_owned()),
+            Value::Integer(self.clock.now_secs()),
+            Value::Integer(i64::from(MAX_CODE_TRIES)),
+        ];
+        Ok(self.run(sql.to_owned(), values).await? == 1)
     }
 }

@@ -2,9 +2,9 @@
 //! message; an expired thread restarts with a new generation, so old messages never return.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::{SqliteStore, corrupt, unavailable};
+use super::{SqliteStore, corrupt, row, unavailable};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::ports::{StoreError, ThreadStore};
 
@@ -35,14 +35,12 @@ impl ThreadStore for SqliteStore {
         let key = key.as_str().to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.tx(move |tx, now| {
-            let generation: Option<i64> = tx
-                .query_row(
-                    "SELECT generation FROM threads WHERE key = ?1 AND expires_at > ?2",
-                    params![key, now],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
+            let generation: Option<i64> = row(
+                tx,
+                "SELECT generation FROM threads WHERE key = ?1 AND expires_at > ?2",
+                params![key, now],
+                |r| r.get(0),
+            )?;
             let Some(generation) = generation else {
                 return Ok(Vec::new());
             };
@@ -82,14 +80,12 @@ impl ThreadStore for SqliteStore {
         let now_ms = self.clock.now_ms();
         self.tx(move |tx, now| {
             let expires_at = now + idle_ttl_secs;
-            let live: Option<(i64, i64)> = tx
-                .query_row(
-                    "SELECT generation, next_seq FROM threads WHERE key = ?1 AND expires_at > ?2",
-                    params![key, now],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(unavailable)?;
+            let live: Option<(i64, i64)> = row(
+                tx,
+                "SELECT generation, next_seq FROM threads WHERE key = ?1 AND expires_at > ?2",
+                params![key, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             // An expired thread restarts with a new generation so its old rows stay hidden.
             let (generation, first_seq) = live.unwrap_or((now_ms, 0));
             let n = i64::try_from(bodies.len()).unwrap_or(i64::MAX);
