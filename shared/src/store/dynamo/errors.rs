@@ -42,6 +42,22 @@ pub fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> boo
     err.code() == Some("ConditionalCheckFailedException")
 }
 
+/// The output of a conditional request, or `None` when only its condition failed.
+pub fn conditional<T, E, R>(
+    op: &'static str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if condition_failed(&e) => Ok(None),
+        Err(e) => Err(classify(op, e)),
+    }
+}
+
 /// For a cancelled transaction, the index of the first operation whose condition failed.
 /// `None` for any other failure, including cancellations for throttling or conflicts.
 pub fn cancelled_at<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<usize> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 use super::DynamoStore;
-use super::errors::{build_err, cancelled_at, classify, condition_failed};
+use super::errors::{build_err, cancelled_at, classify, conditional};
 use super::items::{self, Item, corrupt, get_n, get_s, n, opt_n, s};
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::link::{LinkId, LinkSettings, PublicLink};
@@ -136,11 +136,9 @@ impl LinkStore for DynamoStore {
             .expression_attribute_values(":v", n(prev.version))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        conditional("PutItem", put)?
+            .map(drop)
+            .ok_or(StoreError::Conflict)
     }
 
     async fn delete_link(&self, link: &PublicLink) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
-use super::errors::{classify, condition_failed};
+use super::errors::{classify, condition_failed, conditional};
 use super::items::{self, Item, TTL, get_n, n, opt_n, s};
 use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
 use crate::ports::{MemoryStore, StoreError};
@@ -33,13 +33,11 @@ impl MemoryStore for DynamoStore {
         // item, unless a concurrent request replaced it first, in which case count again.
         for _ in 0..3 {
             let counted = self
-                .update_item()
-                .set_key(Some(items::memory_key(key)))
-                .update_expression(
+                .update(
+                    items::memory_key(key),
                     "SET #ttl = :ttl, version = if_not_exists(version, :v) ADD pending :n",
+                    "attribute_not_exists(pk) OR #ttl > :now",
                 )
-                .condition_expression("attribute_not_exists(pk) OR #ttl > :now")
-                .expression_attribute_names("#ttl", TTL)
                 .expression_attribute_values(":ttl", n(ttl))
                 .expression_attribute_values(":v", n(self.clock.now_ms()))
                 .expression_attribute_values(":n", n(messages))
@@ -80,13 +78,11 @@ impl MemoryStore for DynamoStore {
         let now = self.clock.now_secs();
         let consumed = i64::try_from(read.pending).unwrap_or(i64::MAX);
         let saved = self
-            .update_item()
-            .set_key(Some(items::memory_key(key)))
-            .update_expression(
+            .update(
+                items::memory_key(key),
                 "SET summary = :s, updated_at = :at, #ttl = :ttl ADD version :one, pending :minus",
+                "version = :v AND #ttl > :now",
             )
-            .condition_expression("version = :v AND #ttl > :now")
-            .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":s", s(summary))
             .expression_attribute_values(":at", n(self.clock.now_ms()))
             .expression_attribute_values(":ttl", n(now + MEMORY_RETENTION_SECS))
@@ -96,11 +92,9 @@ impl MemoryStore for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match saved {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        conditional("UpdateItem", saved)?
+            .map(drop)
+            .ok_or(StoreError::Conflict)
     }
 
     #[tracing::instrument(skip_all)]

@@ -32,7 +32,7 @@ use aws_sdk_dynamodb::types::Put;
 use crate::clock::Clock;
 use crate::ports::StoreError;
 
-use errors::{build_err, classify, condition_failed};
+use errors::{build_err, classify, conditional};
 use items::{Item, TTL, n};
 
 #[derive(Clone)]
@@ -70,6 +70,21 @@ impl DynamoStore {
     /// The table's `UpdateItem`, `PutItem`, `GetItem`, `Query` and `DeleteItem` calls.
     pub(super) fn update_item(&self) -> UpdateItemFluentBuilder {
         self.client.update_item().table_name(&*self.table)
+    }
+
+    /// An `UpdateItem` of `key` with its update and condition expressions, where `#ttl`
+    /// names the TTL attribute (every conditional update here checks or sets it).
+    pub(super) fn update(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+    ) -> UpdateItemFluentBuilder {
+        self.update_item()
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#ttl", TTL)
     }
 
     pub(super) fn put_item(&self) -> PutItemFluentBuilder {
@@ -127,10 +142,6 @@ impl DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        Ok(conditional("PutItem", put)?.is_some())
     }
 }

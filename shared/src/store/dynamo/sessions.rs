@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::DynamoStore;
-use super::errors::{classify, condition_failed};
+use super::errors::{classify, condition_failed, conditional};
 use super::items::{self, Item, TTL, corrupt, get_n, get_s, n, s};
 use crate::domain::ids::{AssistantId, ThreadId};
 use crate::domain::link::{
@@ -60,21 +60,18 @@ impl SessionStore for DynamoStore {
 
     async fn renew_session(&self, digest: &TokenDigest, expires_at: i64) -> Result<(), StoreError> {
         let out = self
-            .update_item()
-            .set_key(Some(items::session_key(digest)))
-            .update_expression("SET #ttl = :exp")
-            .condition_expression("attribute_exists(pk) AND #ttl > :now")
-            .expression_attribute_names("#ttl", TTL)
+            .update(
+                items::session_key(digest),
+                "SET #ttl = :exp",
+                "attribute_exists(pk) AND #ttl > :now",
+            )
             .expression_attribute_values(":exp", n(expires_at))
             .expression_attribute_values(":now", n(self.clock.now_secs()))
             .send()
             .await;
-        match out {
-            // A session that expired meanwhile stays expired.
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        // A session that expired meanwhile stays expired.
+        conditional("UpdateItem", out)?;
+        Ok(())
     }
 
     async fn conversations(&self, visitor: &VisitorKey) -> Result<Vec<ThreadId>, StoreError> {
@@ -152,11 +149,11 @@ impl SessionStore for DynamoStore {
 
     async fn count_wrong_try(&self, key: &str, mac: &str) -> Result<Option<u32>, StoreError> {
         let out = self
-            .update_item()
-            .set_key(Some(items::code_key(key)))
-            .update_expression("ADD tries :one")
-            .condition_expression("mac = :mac AND #ttl > :now")
-            .expression_attribute_names("#ttl", TTL)
+            .update(
+                items::code_key(key),
+                "ADD tries :one",
+                "mac = :mac AND #ttl > :now",
+            )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":mac", s(mac))
             .expression_attribute_values(":now", n(self.clock.now_secs()))
@@ -185,10 +182,6 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":max", n(MAX_CODE_TRIES))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("DeleteItem", e)),
-        }
+        Ok(conditional("DeleteItem", out)?.is_some())
     }
 }

@@ -204,11 +204,11 @@ impl ThreadStore for DynamoStore {
         let mut reserved = None;
         for _ in 0..3 {
             let update = self
-                .update_item()
-                .set_key(Some(items::thread_meta_key(key)))
-                .update_expression("SET #ttl = :ttl ADD next_seq :n")
-                .condition_expression("attribute_exists(pk) AND #ttl > :now")
-                .expression_attribute_names("#ttl", TTL)
+                .update(
+                    items::thread_meta_key(key),
+                    "SET #ttl = :ttl ADD next_seq :n",
+                    "attribute_exists(pk) AND #ttl > :now",
+                )
                 .expression_attribute_values(":ttl", n(ttl))
                 .expression_attribute_values(":n", n(count))
                 .expression_attribute_values(":now", n(now))
