@@ -1,37 +1,58 @@
 //! Identifiers as newtypes: parsed once at the edge, trusted everywhere after.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 use super::Invalid;
 
-/// An assistant's id: a server-minted UUID v4.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AssistantId(String);
+/// `as_str` and `Display` for an id that is a `String` inside.
+macro_rules! text_id {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
 
-impl AssistantId {
-    pub fn mint() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
-    }
-
-    /// Accepts only a canonical UUID, so a malformed id never reaches the store.
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        uuid::Uuid::parse_str(raw.trim())
-            .map(|u| Self(u.to_string()))
-            .map_err(|_| Invalid::new("assistant_id must be a UUID"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl fmt::Display for AssistantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A server-minted UUID v4 id; `parse` accepts only a canonical UUID, so a malformed id
+/// never reaches the store (`$what` names the id in the refusal).
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn mint() -> Self {
+                Self(uuid::Uuid::new_v4().to_string())
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, $crate::domain::Invalid> {
+                uuid::Uuid::parse_str(raw.trim())
+                    .map(|u| Self(u.to_string()))
+                    .map_err(|_| $crate::domain::Invalid::new(concat!($what, " must be a UUID")))
+            }
+        }
+
+        $crate::domain::ids::text_id!($name);
+    };
 }
+
+pub(crate) use {text_id, uuid_id};
+
+uuid_id!(
+    /// An assistant's id.
+    AssistantId,
+    "assistant_id"
+);
 
 /// The subject of a verified user JWT: the owner of assistants.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,17 +69,9 @@ impl UserId {
         }
         Ok(Self(raw.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(UserId);
 
 /// A caller-chosen conversation id (any string may name a session).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,26 +94,15 @@ impl ThreadId {
     pub fn mint() -> Self {
         Self(uuid::Uuid::new_v4().to_string())
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-/// One run: one request that produced one model reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RunId(String);
+text_id!(ThreadId);
 
-impl RunId {
-    pub fn mint() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+uuid_id!(
+    /// One run: one request that produced one model reply.
+    RunId,
+    "run_id"
+);
 
 /// Longest end-user id a client may name (OpenAI's `user` field, `X-End-User`).
 pub const MAX_END_USER_LEN: usize = 256;

@@ -49,31 +49,11 @@ pub const SESSIONS_PER_IP_PER_HOUR: u64 = 30;
 /// Longest chat message.
 pub const MAX_MESSAGE_CHARS: usize = 8_000;
 
-/// A public link's id: a server-minted UUID.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LinkId(String);
-
-impl LinkId {
-    pub fn mint() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        uuid::Uuid::parse_str(raw.trim())
-            .map(|u| Self(u.to_string()))
-            .map_err(|_| Invalid::new("link id must be a UUID"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for LinkId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+super::ids::uuid_id!(
+    /// A public link's id.
+    LinkId,
+    "link id"
+);
 
 /// The settings an owner chooses for a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
