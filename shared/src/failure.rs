@@ -246,9 +246,21 @@ impl Fault {
     }
 }
 
-/// Lets a family error built around [`Fault`] take every shared failure with `?`.
+/// Lets a family error built around [`Fault`] take every shared failure with `?`. With a
+/// renderer (`into_detail_response`, `into_code_response`), it also answers with the
+/// [`Failure`] the family's `fn failure(&self, message: String) -> Failure` decides.
 #[macro_export]
 macro_rules! shared_failures {
+    ($family:ty, $render:ident) => {
+        $crate::shared_failures!($family);
+
+        /// The failure the family's `failure` decides, in the family's body shape.
+        impl ::axum::response::IntoResponse for $family {
+            fn into_response(self) -> ::axum::response::Response {
+                self.failure(self.to_string()).$render()
+            }
+        }
+    };
     ($family:ty) => {
         $crate::shared_failures!(@each $family:
             $crate::http::BodyError,

@@ -3,7 +3,6 @@
 //! [`agentgate_shared::failure`].
 
 use agentgate_shared::failure::{Failure, Fault, Kind};
-use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,15 +13,15 @@ pub enum AssistantsError {
     NoMemory,
 }
 
-agentgate_shared::shared_failures!(AssistantsError);
+agentgate_shared::shared_failures!(AssistantsError, into_detail_response);
 
-impl IntoResponse for AssistantsError {
-    fn into_response(self) -> Response {
-        let message = self.to_string();
-        let failure = match &self {
+impl AssistantsError {
+    /// Every case's failure: the shared ones as `agentgate_shared::failure` decides them,
+    /// the family's own here.
+    fn failure(&self, message: String) -> Failure {
+        match self {
             Self::Shared(fault) => fault.failure(),
             Self::NoMemory => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
-        };
-        failure.into_detail_response()
+        }
     }
 }

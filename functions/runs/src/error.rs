@@ -4,7 +4,6 @@
 
 use agentgate_shared::domain::assistant::AccessDenied;
 use agentgate_shared::failure::{Failure, Fault, Kind};
-use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +14,7 @@ pub enum RunsError {
     Denied(#[from] AccessDenied),
 }
 
-agentgate_shared::shared_failures!(RunsError);
+agentgate_shared::shared_failures!(RunsError, into_detail_response);
 
 impl RunsError {
     /// A field breaks a rule (422, with a message naming it).
@@ -29,10 +28,11 @@ impl RunsError {
     }
 }
 
-impl IntoResponse for RunsError {
-    fn into_response(self) -> Response {
-        let message = self.to_string();
-        let failure = match &self {
+impl RunsError {
+    /// Every case's failure: the shared ones as `agentgate_shared::failure` decides them,
+    /// the family's own here.
+    fn failure(&self, message: String) -> Failure {
+        match self {
             Self::Shared(fault) => fault.failure(),
             Self::Denied(AccessDenied::MissingToken) => {
                 Failure::new(Kind::Unauthenticated, StatusCode::UNAUTHORIZED, message)
@@ -40,7 +40,6 @@ impl IntoResponse for RunsError {
             Self::Denied(AccessDenied::NotPublic | AccessDenied::InvalidToken) => {
                 Failure::new(Kind::Forbidden, StatusCode::FORBIDDEN, message)
             }
-        };
-        failure.into_detail_response()
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! limits, providers, store) are decided in [`agentgate_shared::failure`].
 
 use agentgate_shared::failure::{Failure, Fault, Kind};
-use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,16 +15,16 @@ pub enum WidgetError {
     NotFound,
 }
 
-agentgate_shared::shared_failures!(WidgetError);
+agentgate_shared::shared_failures!(WidgetError, into_code_response);
 
-impl IntoResponse for WidgetError {
-    fn into_response(self) -> Response {
-        let message = self.to_string();
-        let failure = match &self {
+impl WidgetError {
+    /// Every case's failure: the shared ones as `agentgate_shared::failure` decides them,
+    /// the family's own here.
+    fn failure(&self, message: String) -> Failure {
+        match self {
             Self::Shared(fault) => fault.failure(),
             Self::Invalid(_) => Failure::new(Kind::Invalid, StatusCode::BAD_REQUEST, message),
             Self::NotFound => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
-        };
-        failure.into_code_response()
+        }
     }
 }

@@ -185,26 +185,13 @@ impl AssistantStore for DynamoStore {
 
     #[tracing::instrument(skip_all)]
     async fn list_assistants(&self, owner: &UserId) -> Result<Vec<Assistant>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .query()
-                .index_name(items::GSI1)
-                .key_condition_expression("gsi1pk = :o")
-                .expression_attribute_values(":o", s(items::owner_gsi_pk(owner)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in page.items() {
-                out.push(Assistant::try_from(item)?);
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .query()
+            .index_name(items::GSI1)
+            .key_condition_expression("gsi1pk = :o")
+            .expression_attribute_values(":o", s(items::owner_gsi_pk(owner)));
+        let found = self.query_all(query).await?;
+        found.iter().map(Assistant::try_from).collect()
     }
 
     #[tracing::instrument(skip_all, fields(assistant_id = %next.id))]

@@ -103,27 +103,18 @@ impl LinkStore for DynamoStore {
     }
 
     async fn list_links(&self, assistant: &AssistantId) -> Result<Vec<PublicLink>, StoreError> {
-        let mut links = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .query()
-                .key_condition_expression("pk = :pk AND begins_with(sk, :l)")
-                .expression_attribute_values(":pk", s(items::link_pk(assistant)))
-                .expression_attribute_values(":l", s(items::LINK_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in out.items() {
-                links.push(link_from(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let query = self
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :l)")
+            .expression_attribute_values(":pk", s(items::link_pk(assistant)))
+            .expression_attribute_values(":l", s(items::LINK_SK_PREFIX))
+            .consistent_read(true);
+        let mut links = self
+            .query_all(query)
+            .await?
+            .iter()
+            .map(link_from)
+            .collect::<Result<Vec<_>, _>>()?;
         links.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
         Ok(links)
     }

@@ -41,7 +41,6 @@ impl MemoryStore for DynamoStore {
                 .expression_attribute_values(":ttl", n(ttl))
                 .expression_attribute_values(":v", n(self.clock.now_ms()))
                 .expression_attribute_values(":n", n(messages))
-                .expression_attribute_values(":now", n(now))
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
@@ -89,7 +88,6 @@ impl MemoryStore for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":minus", n(-consumed))
             .expression_attribute_values(":v", n(read.version))
-            .expression_attribute_values(":now", n(now))
             .send()
             .await;
         conditional("UpdateItem", saved)?

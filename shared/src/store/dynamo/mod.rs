@@ -73,7 +73,8 @@ impl DynamoStore {
     }
 
     /// An `UpdateItem` of `key` with its update and condition expressions, where `#ttl`
-    /// names the TTL attribute (every conditional update here checks or sets it).
+    /// names the TTL attribute and `:now` is the time in epoch seconds (every conditional
+    /// update here checks an item's expiry).
     pub(super) fn update(
         &self,
         key: Item,
@@ -85,6 +86,29 @@ impl DynamoStore {
             .update_expression(update)
             .condition_expression(condition)
             .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", n(self.clock.now_secs()))
+    }
+
+    /// Every item a query finds, page after page.
+    pub(super) async fn query_all(
+        &self,
+        query: QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     pub(super) fn put_item(&self) -> PutItemFluentBuilder {

@@ -66,7 +66,6 @@ impl SessionStore for DynamoStore {
                 "attribute_exists(pk) AND #ttl > :now",
             )
             .expression_attribute_values(":exp", n(expires_at))
-            .expression_attribute_values(":now", n(self.clock.now_secs()))
             .send()
             .await;
         // A session that expired meanwhile stays expired.
@@ -156,7 +155,6 @@ impl SessionStore for DynamoStore {
             )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":mac", s(mac))
-            .expression_attribute_values(":now", n(self.clock.now_secs()))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;

@@ -211,7 +211,6 @@ impl ThreadStore for DynamoStore {
                 )
                 .expression_attribute_values(":ttl", n(ttl))
                 .expression_attribute_values(":n", n(count))
-                .expression_attribute_values(":now", n(now))
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
