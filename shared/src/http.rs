@@ -92,11 +92,7 @@ where
 /// with the family's error `E`.
 pub struct JsonObject<E>(pub Map<String, Value>, pub PhantomData<fn() -> E>);
 
-impl<S, E> FromRequest<S> for JsonObject<E>
-where
-    S: Send + Sync,
-    E: From<BodyError> + IntoResponse,
-{
+impl<S: Send + Sync, E: From<BodyError> + IntoResponse> FromRequest<S> for JsonObject<E> {
     type Rejection = E;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -110,11 +106,7 @@ where
 /// Like [`JsonObject`], but an empty body is allowed (and reads as `None`).
 pub struct OptionalJsonObject<E>(pub Option<Map<String, Value>>, pub PhantomData<fn() -> E>);
 
-impl<S, E> FromRequest<S> for OptionalJsonObject<E>
-where
-    S: Send + Sync,
-    E: From<BodyError> + IntoResponse,
-{
+impl<S: Send + Sync, E: From<BodyError> + IntoResponse> FromRequest<S> for OptionalJsonObject<E> {
     type Rejection = E;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {

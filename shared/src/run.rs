@@ -405,10 +405,7 @@ mod tests {
                 Ok(ProviderEvent::Finish(FinishReason::Stop)),
             ]),
             NativeEncoder::new("r", "t"),
-            Pacing {
-                keepalive: KEEPALIVE,
-                snapshot_interval: Duration::ZERO,
-            },
+            every_token(),
             TurnHooks::completing(Box::new(move |c| {
                 Box::pin(async move {
                     let _ = done_tx.send(c.text);
@@ -431,13 +428,8 @@ mod tests {
                 Err(ProviderError::Timeout),
             ]),
             NativeEncoder::new("r", "t"),
-            Pacing {
-                keepalive: KEEPALIVE,
-                snapshot_interval: Duration::ZERO,
-            },
-            TurnHooks::completing(Box::new(|_| {
-                Box::pin(async { Err(StoreError::Unavailable("must not be called".into())) })
-            })),
+            every_token(),
+            failing_save("must not be called"),
         );
         let text = body_text(body).await;
         assert!(text.contains("event: error\n"));
@@ -488,10 +480,7 @@ mod tests {
                 Err(ProviderError::Timeout),
             ]),
             NativeEncoder::new("r", "t"),
-            Pacing {
-                keepalive: KEEPALIVE,
-                snapshot_interval: Duration::ZERO,
-            },
+            every_token(),
             hooks,
         );
         body_text(body).await;
@@ -513,6 +502,21 @@ mod tests {
             Ok(ProviderEvent::Delta(
                 char::from(b'a' + (i % 26) as u8).to_string(),
             ))
+        }))
+    }
+
+    /// One snapshot per token.
+    fn every_token() -> Pacing {
+        Pacing {
+            keepalive: KEEPALIVE,
+            snapshot_interval: Duration::ZERO,
+        }
+    }
+
+    /// A completion hook whose save fails with `message`.
+    fn failing_save(message: &'static str) -> TurnHooks {
+        TurnHooks::completing(Box::new(move |_| {
+            Box::pin(async move { Err(StoreError::Unavailable(message.into())) })
         }))
     }
 
@@ -599,13 +603,8 @@ mod tests {
         let body = stream_body(
             events(vec![Ok(ProviderEvent::Delta("x".into()))]),
             NativeEncoder::new("r", "t"),
-            Pacing {
-                keepalive: KEEPALIVE,
-                snapshot_interval: Duration::ZERO,
-            },
-            TurnHooks::completing(Box::new(|_| {
-                Box::pin(async { Err(StoreError::Unavailable("disk full".into())) })
-            })),
+            every_token(),
+            failing_save("disk full"),
         );
         let text = body_text(body).await;
         assert!(text.contains("could not be saved"));

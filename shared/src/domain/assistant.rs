@@ -425,16 +425,16 @@ mod tests {
         assert!(!c.memory_enabled());
     }
 
+    /// A `public_token` assistant with the owner-chosen token `pubkey_mybot_abc123`.
+    fn tokened(now: i64) -> Assistant {
+        let conf =
+            json!({KEY_ACCESS_MODE: "public_token", KEY_PUBLIC_TOKEN: "pubkey_mybot_abc123"});
+        Assistant::create(owner(), &patch(conf), now).unwrap()
+    }
+
     #[test]
     fn token_is_stored_as_digest_and_shown_masked() {
-        let a = Assistant::create(
-            owner(),
-            &patch(
-                json!({KEY_ACCESS_MODE: "public_token", KEY_PUBLIC_TOKEN: "pubkey_mybot_abc123"}),
-            ),
-            1,
-        )
-        .unwrap();
+        let a = tokened(1);
         assert!(
             !serde_json::to_string(&a)
                 .unwrap()
@@ -491,14 +491,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_old_token_for_the_overlap() {
-        let a = Assistant::create(
-            owner(),
-            &patch(
-                json!({KEY_ACCESS_MODE: "public_token", KEY_PUBLIC_TOKEN: "pubkey_mybot_abc123"}),
-            ),
-            0,
-        )
-        .unwrap();
+        let a = tokened(0);
         let old = PublicToken::parse_presented("pubkey_mybot_abc123").unwrap();
         let (b, new) = a.rotated(60, 1_000_000).unwrap();
         assert!(b.accepts(&new, 1_000) && b.accepts(&old, 1_000));

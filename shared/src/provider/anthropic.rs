@@ -50,12 +50,7 @@ pub fn request_body(req: &ChatRequest) -> Value {
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
     }
-    if let Some(t) = req.temperature {
-        body["temperature"] = json!(t);
-    }
-    if !req.stop.is_empty() {
-        body["stop_sequences"] = json!(req.stop);
-    }
+    req.sampling_into(&mut body, "stop_sequences");
     body
 }
 

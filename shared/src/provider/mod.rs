@@ -39,6 +39,19 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
 }
 
+impl ChatRequest {
+    /// Adds the sampling options that were set to a provider's request body; the
+    /// providers name the stop sequences differently (`stop_key`).
+    pub fn sampling_into(&self, body: &mut serde_json::Value, stop_key: &str) {
+        if let Some(t) = self.temperature {
+            body["temperature"] = serde_json::json!(t);
+        }
+        if !self.stop.is_empty() {
+            body[stop_key] = serde_json::json!(self.stop);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     pub input_tokens: u32,

@@ -50,12 +50,7 @@ pub fn request_body(req: &ChatRequest) -> Value {
         "stream_options": {"include_usage": true},
         "max_tokens": req.max_tokens,
     });
-    if let Some(t) = req.temperature {
-        body["temperature"] = json!(t);
-    }
-    if !req.stop.is_empty() {
-        body["stop"] = json!(req.stop);
-    }
+    req.sampling_into(&mut body, "stop");
     body
 }
 

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, corrupt, row, unavailable};
+use super::{SqliteStore, Tx, corrupt, row, unavailable};
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::token::TokenDigest;
@@ -39,10 +39,7 @@ fn live_tokens(a: &Assistant, now: i64) -> Vec<(String, Option<i64>)> {
 }
 
 /// The assistant a token digest's index row names, and when the row expires.
-fn token_holder(
-    tx: &rusqlite::Transaction<'_>,
-    digest: &str,
-) -> Result<Option<(String, Option<i64>)>, StoreError> {
+fn token_holder(tx: &Tx<'_>, digest: &str) -> Result<Option<(String, Option<i64>)>, StoreError> {
     row(
         tx,
         "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
@@ -52,7 +49,7 @@ fn token_holder(
 }
 
 fn claim_token(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     digest: &str,
     id: &str,
     expires_at: Option<i64>,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, row, unavailable};
+use super::{SqliteStore, Tx, row, unavailable};
 use crate::ports::{Admission, CounterStore, StoreError};
 
 pub(super) const SCHEMA: &str = "
@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS counters (
 ";
 
 /// A counter's value, zero when absent or expired.
-fn live_value(tx: &rusqlite::Transaction<'_>, key: &str, now: i64) -> Result<u64, StoreError> {
+fn live_value(tx: &Tx<'_>, key: &str, now: i64) -> Result<u64, StoreError> {
     Ok(row(
         tx,
         "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",

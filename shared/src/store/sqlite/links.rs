@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Row, params};
 
-use super::{SqliteStore, corrupt, row, unavailable};
+use super::{SqliteStore, Tx, corrupt, row, unavailable};
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::link::{LinkId, LinkSettings, PublicLink};
 use crate::domain::token::TokenDigest;
@@ -79,11 +79,7 @@ fn values(l: &PublicLink) -> Vec<Value> {
     ]
 }
 
-fn query_links(
-    tx: &rusqlite::Transaction<'_>,
-    filter: &str,
-    arg: &str,
-) -> Result<Vec<PublicLink>, StoreError> {
+fn query_links(tx: &Tx<'_>, filter: &str, arg: &str) -> Result<Vec<PublicLink>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM links WHERE {filter} ORDER BY created_at, id");
     let mut stmt = tx.prepare(&sql).map_err(unavailable)?;
     let rows = stmt

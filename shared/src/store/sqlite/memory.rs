@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, row, to_i64, unavailable};
+use super::{SqliteStore, Tx, row, to_i64, unavailable};
 use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
 use crate::ports::{MemoryStore, StoreError};
 
@@ -18,11 +18,7 @@ CREATE TABLE IF NOT EXISTS memories (
 );
 ";
 
-fn read_memory(
-    tx: &rusqlite::Transaction<'_>,
-    key: &str,
-    now: i64,
-) -> Result<Option<Memory>, StoreError> {
+fn read_memory(tx: &Tx<'_>, key: &str, now: i64) -> Result<Option<Memory>, StoreError> {
     row(
         tx,
         "SELECT summary, version, pending, updated_at FROM memories WHERE key = ?1 AND expires_at > ?2",

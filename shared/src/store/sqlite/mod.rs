@@ -96,6 +96,18 @@ impl SqliteStore {
     }
 }
 
+/// The transaction every port's statements run in.
+pub(super) type Tx<'a> = rusqlite::Transaction<'a>;
+
+/// The first column of the row `sql` selects, or `None` when there is none.
+pub(super) fn one<T: rusqlite::types::FromSql>(
+    tx: &Tx<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<T>, StoreError> {
+    row(tx, sql, params, |r| r.get(0))
+}
+
 /// The row `sql` selects, mapped by `f`, or `None` when there is none.
 pub(super) fn row<T, P, F>(
     tx: &rusqlite::Transaction<'_>,

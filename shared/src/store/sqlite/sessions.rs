@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{SqliteStore, corrupt, row, unavailable};
+use super::{SqliteStore, Tx, corrupt, one, row, unavailable};
 use crate::domain::ids::{AssistantId, ThreadId};
 use crate::domain::link::{
     CONVERSATIONS_TTL_SECS, EmailCode, LinkId, MAX_CODE_TRIES, Session, Subject, VisitorKey,
@@ -35,16 +35,11 @@ CREATE TABLE IF NOT EXISTS email_codes (
 );
 ";
 
-fn read_conversations(
-    tx: &rusqlite::Transaction<'_>,
-    visitor: &str,
-    now: i64,
-) -> Result<Vec<String>, StoreError> {
-    let raw: Option<String> = row(
+fn read_conversations(tx: &Tx<'_>, visitor: &str, now: i64) -> Result<Vec<String>, StoreError> {
+    let raw: Option<String> = one(
         tx,
         "SELECT conversations FROM link_conversations WHERE visitor = ?1 AND expires_at > ?2",
         params![visitor, now],
-        |r| r.get(0),
     )?;
     raw.map_or(Ok(Vec::new()), |r| {
         serde_json::from_str(&r).map_err(corrupt)
@@ -184,12 +179,11 @@ impl SessionStore for SqliteStore {
     async fn count_wrong_try(&self, key: &str, mac: &str) -> Result<Option<u32>, StoreError> {
         let (key, mac) = (key.to_owned(), mac.to_owned());
         self.tx(move |tx, now| {
-            row(
+            one(
                 tx,
                 "UPDATE email_codes SET tries = tries + 1
                  WHERE key = ?1 AND mac = ?2 AND expires_at > ?3 RETURNING tries",
                 params![key, mac, now],
-                |r| r.get(0),
             )
         })
         .await

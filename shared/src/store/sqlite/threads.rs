@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, corrupt, row, unavailable};
+use super::{SqliteStore, corrupt, one, row, unavailable};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::ports::{StoreError, ThreadStore};
 
@@ -35,12 +35,7 @@ impl ThreadStore for SqliteStore {
         let key = key.as_str().to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.tx(move |tx, now| {
-            let generation: Option<i64> = row(
-                tx,
-                "SELECT generation FROM threads WHERE key = ?1 AND expires_at > ?2",
-                params![key, now],
-                |r| r.get(0),
-            )?;
+            let generation: Option<i64> = one(tx, "SELECT generation FROM threads WHERE key = ?1 AND expires_at > ?2", params![key, now])?;
             let Some(generation) = generation else {
                 return Ok(Vec::new());
             };
