@@ -422,16 +422,14 @@ mod tests {
 
     #[tokio::test]
     async fn mid_stream_failure_is_an_error_event_and_nothing_is_saved() {
-        let body = stream_body(
+        let text = native_text(
             events(vec![
                 Ok(ProviderEvent::Delta("Hel".into())),
                 Err(ProviderError::Timeout),
             ]),
-            NativeEncoder::new("r", "t"),
-            every_token(),
             failing_save("must not be called"),
-        );
-        let text = body_text(body).await;
+        )
+        .await;
         assert!(text.contains("event: error\n"));
         assert!(!text.contains("must not be called"));
         assert!(text.ends_with("event: end\ndata: {}\n\n"));
@@ -511,6 +509,17 @@ mod tests {
             keepalive: KEEPALIVE,
             snapshot_interval: Duration::ZERO,
         }
+    }
+
+    /// The native stream of `events`, one snapshot per token, completed by `hooks`.
+    async fn native_text(events: EventStream, hooks: TurnHooks) -> String {
+        body_text(stream_body(
+            events,
+            NativeEncoder::new("r", "t"),
+            every_token(),
+            hooks,
+        ))
+        .await
     }
 
     /// A completion hook whose save fails with `message`.
@@ -600,13 +609,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_save_is_reported_to_the_client() {
-        let body = stream_body(
+        let text = native_text(
             events(vec![Ok(ProviderEvent::Delta("x".into()))]),
-            NativeEncoder::new("r", "t"),
-            every_token(),
             failing_save("disk full"),
-        );
-        let text = body_text(body).await;
+        )
+        .await;
         assert!(text.contains("could not be saved"));
         assert!(!text.contains("disk full"));
     }

@@ -176,11 +176,8 @@ impl AssistantStore for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(assistant_id = %id))]
     async fn get_assistant(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError> {
-        self.get_live(items::assistant_key(id), true)
-            .await?
-            .as_ref()
-            .map(Assistant::try_from)
-            .transpose()
+        self.read(items::assistant_key(id), true, |i| Assistant::try_from(i))
+            .await
     }
 
     #[tracing::instrument(skip_all)]

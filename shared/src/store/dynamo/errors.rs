@@ -58,6 +58,21 @@ where
     }
 }
 
+/// The outcome of a write conditional on the version read: `Conflict` when another write
+/// won.
+pub fn or_conflict<T, E, R>(
+    op: &'static str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    conditional(op, result)?
+        .map(drop)
+        .ok_or(StoreError::Conflict)
+}
+
 /// For a cancelled transaction, the index of the first operation whose condition failed.
 /// `None` for any other failure, including cancellations for throttling or conflicts.
 pub fn cancelled_at<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<usize> {

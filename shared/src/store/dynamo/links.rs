@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 use super::DynamoStore;
-use super::errors::{build_err, cancelled_at, classify, conditional};
+use super::errors::{build_err, cancelled_at, classify, or_conflict};
 use super::items::{self, Item, corrupt, get_n, get_s, n, opt_n, s};
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::link::{LinkId, LinkSettings, PublicLink};
@@ -98,8 +98,8 @@ impl LinkStore for DynamoStore {
         assistant: &AssistantId,
         id: &LinkId,
     ) -> Result<Option<PublicLink>, StoreError> {
-        let item = self.get_live(items::link_key(assistant, id), true).await?;
-        item.as_ref().map(link_from).transpose()
+        self.read(items::link_key(assistant, id), true, link_from)
+            .await
     }
 
     async fn list_links(&self, assistant: &AssistantId) -> Result<Vec<PublicLink>, StoreError> {
@@ -127,9 +127,7 @@ impl LinkStore for DynamoStore {
             .expression_attribute_values(":v", n(prev.version))
             .send()
             .await;
-        conditional("PutItem", put)?
-            .map(drop)
-            .ok_or(StoreError::Conflict)
+        or_conflict("PutItem", put)
     }
 
     async fn delete_link(&self, link: &PublicLink) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
-use super::errors::{classify, condition_failed, conditional};
+use super::errors::{classify, condition_failed, or_conflict};
 use super::items::{self, Item, TTL, get_n, n, opt_n, s};
 use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
 use crate::ports::{MemoryStore, StoreError};
@@ -18,11 +18,8 @@ use crate::ports::{MemoryStore, StoreError};
 impl MemoryStore for DynamoStore {
     #[tracing::instrument(skip_all)]
     async fn memory(&self, key: &MemoryKey) -> Result<Option<Memory>, StoreError> {
-        self.get_live(items::memory_key(key), true)
-            .await?
-            .as_ref()
-            .map(Memory::try_from)
-            .transpose()
+        self.read(items::memory_key(key), true, |i| Memory::try_from(i))
+            .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -90,9 +87,7 @@ impl MemoryStore for DynamoStore {
             .expression_attribute_values(":v", n(read.version))
             .send()
             .await;
-        conditional("UpdateItem", saved)?
-            .map(drop)
-            .ok_or(StoreError::Conflict)
+        or_conflict("UpdateItem", saved)
     }
 
     #[tracing::instrument(skip_all)]

@@ -89,6 +89,20 @@ impl DynamoStore {
             .expression_attribute_values(":now", n(self.clock.now_secs()))
     }
 
+    /// The live item at `key`, read into a `T` by `from`.
+    pub(super) async fn read<T>(
+        &self,
+        key: Item,
+        consistent: bool,
+        from: impl FnOnce(&Item) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.get_live(key, consistent)
+            .await?
+            .as_ref()
+            .map(from)
+            .transpose()
+    }
+
     /// Every item a query finds, page after page.
     pub(super) async fn query_all(
         &self,

@@ -54,8 +54,8 @@ impl SessionStore for DynamoStore {
     }
 
     async fn session(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
-        let item = self.get_live(items::session_key(digest), false).await?;
-        item.map(|i| session_from(digest, &i)).transpose()
+        let key = items::session_key(digest);
+        self.read(key, false, |i| session_from(digest, i)).await
     }
 
     async fn renew_session(&self, digest: &TokenDigest, expires_at: i64) -> Result<(), StoreError> {
@@ -135,15 +135,14 @@ impl SessionStore for DynamoStore {
     }
 
     async fn code(&self, key: &str) -> Result<Option<EmailCode>, StoreError> {
-        let item = self.get_live(items::code_key(key), true).await?;
-        item.map(|i| {
+        self.read(items::code_key(key), true, |i| {
             Ok(EmailCode {
-                mac: get_s(&i, "mac")?.to_owned(),
-                expires_at: get_n(&i, TTL)?,
-                tries: u32::try_from(get_n(&i, "tries")?).map_err(|_| corrupt("tries"))?,
+                mac: get_s(i, "mac")?.to_owned(),
+                expires_at: get_n(i, TTL)?,
+                tries: u32::try_from(get_n(i, "tries")?).map_err(|_| corrupt("tries"))?,
             })
         })
-        .transpose()
+        .await
     }
 
     async fn count_wrong_try(&self, key: &str, mac: &str) -> Result<Option<u32>, StoreError> {
