@@ -22,11 +22,8 @@ pub async fn serving_link(
 ) -> Result<(PublicLink, Assistant), LinksError> {
     // A token of the wrong shape is unknown without a read.
     let token = PublicToken::parse_presented(token).map_err(|_| LinksError::LinkNotFound)?;
-    let link = state
-        .store
-        .find_link_by_token(&token.digest())
-        .await?
-        .ok_or(LinksError::LinkNotFound)?;
+    let found = state.store.find_link_by_token(&token.digest()).await?;
+    let link = found.ok_or(LinksError::LinkNotFound)?;
     tracing::Span::current().record("assistant_id", link.assistant.as_str());
     link.serving(state.clock.now_ms())
         .map_err(|why| match why {

@@ -29,6 +29,17 @@ impl OpenAiProvider {
     }
 }
 
+#[async_trait]
+impl Provider for OpenAiProvider {
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
+        let mut call = self.client.post(&self.url).json(&request_body(&request));
+        if let Some(key) = &self.key {
+            call = call.bearer_auth(key.expose());
+        }
+        send_streaming(call, map_event).await
+    }
+}
+
 /// The request body in OpenAI's chat-completions shape.
 pub fn request_body(req: &ChatRequest) -> Value {
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
@@ -97,17 +108,6 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
         }));
     }
     Some(Ok(out))
-}
-
-#[async_trait]
-impl Provider for OpenAiProvider {
-    async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
-        let mut call = self.client.post(&self.url).json(&request_body(&request));
-        if let Some(key) = &self.key {
-            call = call.bearer_auth(key.expose());
-        }
-        send_streaming(call, map_event).await
-    }
 }
 
 #[cfg(test)]

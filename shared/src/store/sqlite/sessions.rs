@@ -35,6 +35,15 @@ CREATE TABLE IF NOT EXISTS email_codes (
 );
 ";
 
+fn code_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<EmailCode> {
+    let (mac, tries, expires_at) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    Ok(EmailCode {
+        mac,
+        tries,
+        expires_at,
+    })
+}
+
 fn read_conversations(tx: &Tx<'_>, visitor: &str, now: i64) -> Result<Vec<String>, StoreError> {
     let raw: Option<String> = one(
         tx,
@@ -164,13 +173,7 @@ impl SessionStore for SqliteStore {
                 tx,
                 "SELECT mac, tries, expires_at FROM email_codes WHERE key = ?1 AND expires_at > ?2",
                 params![key, now],
-                |r| {
-                    Ok(EmailCode {
-                        mac: r.get(0)?,
-                        tries: r.get(1)?,
-                        expires_at: r.get(2)?,
-                    })
-                },
+                code_from,
             )
         })
         .await
