@@ -200,16 +200,22 @@ pub fn serve_family(
         .with_state(state)
 }
 
-/// Middleware that opens one span per request with the family, the Lambda request id and
+/// Middleware that opens one span per request with the family, the Lambda request id, the
+/// route (its template, never the raw path: link and session tokens travel in paths) and
 /// the outcome. Handlers add `assistant_id` to it; nothing secret or user-written goes in.
 pub async fn request_span(family: &'static str, req: Request, next: Next) -> Response {
     let request_id = lambda_request_id(&req).unwrap_or_default();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(no route)", axum::extract::MatchedPath::as_str)
+        .to_owned();
     let span = tracing::info_span!(
         "request",
         family,
         request_id = %request_id,
         method = %req.method(),
-        path = %req.uri().path(),
+        route = %route,
         assistant_id = tracing::field::Empty,
         status = tracing::field::Empty,
         latency_ms = tracing::field::Empty,

@@ -708,6 +708,35 @@ async fn a_verified_emails_memory_reaches_its_later_conversations() {
     assert_eq!(last.body["messages"][0]["role"], "user");
 }
 
+#[tokio::test]
+async fn no_token_email_or_code_reaches_the_logs() {
+    let (logs, _guard) = agentgate_shared::testing::CapturedLogs::start();
+    let (app, _, token) = linked(json!({}), json!({"require_email": true})).await;
+    app.get(&format!("/public/chat/{token}")).send().await;
+    verify(&app, &token, "secret.person@example.com").await;
+    let code = code_for(&app, "secret.person@example.com");
+    confirm(&app, &token, "secret.person@example.com", "000000").await;
+    let confirmed = confirm(&app, &token, "secret.person@example.com", &code)
+        .await
+        .json();
+    let session = confirmed["session_token"].as_str().unwrap().to_owned();
+    chat(&app, &token, &session, json!({"message": "hello"})).await;
+    history(&app, &token, &session, "").await;
+    let text = logs.text();
+    assert!(
+        text.contains("/api/public/chat/{token}"),
+        "routes are logged: {text}"
+    );
+    for secret in [
+        token.as_str(),
+        session.as_str(),
+        code.as_str(),
+        "secret.person",
+    ] {
+        assert!(!text.contains(secret), "{secret} was logged:\n{text}");
+    }
+}
+
 agentgate_shared::router_answers_sample_events!(
     agentgate_links::router,
     "links",
