@@ -66,6 +66,10 @@ impl FromRequestParts<AppState> for LinkSession {
             .await?
             .filter(|s| s.link == link.id)
             .ok_or(LinksError::SessionInvalid)?;
+        // A link switched to email verification no longer serves anonymous sessions.
+        if link.settings.require_email && session.subject.email().is_none() {
+            return Err(LinksError::EmailRequired);
+        }
         // Renewed at most hourly: a session lives `SESSION_IDLE_SECS` after its last use.
         let now = state.clock.now_secs();
         if session.expires_at - now < SESSION_IDLE_SECS - 3_600 {

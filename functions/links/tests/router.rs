@@ -39,6 +39,20 @@ async fn linked(configurable: Value, settings: Value) -> (TestApp, Assistant, St
     (app, a, token)
 }
 
+/// Changes a link of `a` as its owner.
+async fn put_link(app: &TestApp, a: &Assistant, link: &Value, body: Value) -> TestResponse {
+    let path = format!(
+        "/api/agents/{}/public-links/{}",
+        a.id,
+        link["id"].as_str().unwrap()
+    );
+    app.request(http::Method::PUT, &path)
+        .user("alice")
+        .json(&body)
+        .send()
+        .await
+}
+
 fn token_of(link: &Value) -> String {
     link["token"].as_str().unwrap().to_owned()
 }
@@ -253,17 +267,7 @@ async fn the_page_and_link_info_say_whether_a_link_serves() {
     );
 
     // Expired, disabled, unknown: the page's own notice with 410 / 404, and the API's codes.
-    let one = format!(
-        "/api/agents/{}/public-links/{}",
-        a.id,
-        created["id"].as_str().unwrap()
-    );
-    let put = |body: Value| {
-        app.request(http::Method::PUT, &one)
-            .user("alice")
-            .json(&body)
-            .send()
-    };
+    let put = |body: Value| put_link(&app, &a, &created, body);
     let clock = app.clock.as_ref().unwrap();
     let now = agentgate_shared::clock::Clock::now_ms(clock);
     let soon = agentgate_shared::domain::time::rfc3339_ms(now + 1_000);
@@ -455,28 +459,20 @@ async fn disabling_or_deleting_a_link_stops_its_sessions_at_once() {
     let created = link(&app, &a, json!({})).await;
     let token = token_of(&created);
     let (s, _) = session(&app, &token).await;
+    let put = |body: Value| put_link(&app, &a, &created, body);
+    let hi = || chat(&app, &token, &s, json!({"message": "hi"}));
+    put(json!({"enabled": false})).await;
+    hi().await.assert_error(410, "LINK_DISABLED");
+    put(json!({"enabled": true})).await;
+    assert_eq!(hi().await.status, StatusCode::OK);
+    // Switched to email verification, the link no longer serves anonymous sessions.
+    put(json!({"require_email": true})).await;
+    hi().await.assert_error(403, "EMAIL_REQUIRED");
+    put(json!({"require_email": false})).await;
     let one = format!(
         "/api/agents/{}/public-links/{}",
         a.id,
         created["id"].as_str().unwrap()
-    );
-    app.request(http::Method::PUT, &one)
-        .user("alice")
-        .json(&json!({"enabled": false}))
-        .send()
-        .await;
-    let resp = chat(&app, &token, &s, json!({"message": "hi"})).await;
-    resp.assert_error(410, "LINK_DISABLED");
-    app.request(http::Method::PUT, &one)
-        .user("alice")
-        .json(&json!({"enabled": true}))
-        .send()
-        .await;
-    assert_eq!(
-        chat(&app, &token, &s, json!({"message": "hi"}))
-            .await
-            .status,
-        StatusCode::OK
     );
     app.delete(&one).user("alice").send().await;
     let resp = history(&app, &token, &s, "").await;
