@@ -1,7 +1,7 @@
 //! Thin handlers: parse, authorize, pick the thread, then hand the turn to the turn service
 //! with the native encoder.
 
-use agentgate_shared::domain::assistant::Assistant;
+use agentgate_shared::domain::assistant::{AccessMode, Assistant};
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::thread::ThreadKey;
@@ -11,7 +11,7 @@ use agentgate_shared::memory;
 use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::native::NativeEncoder;
-use agentgate_shared::turn::Turn;
+use agentgate_shared::turn::{History, Turn};
 use axum::extract::State;
 use axum::response::Response;
 use http::HeaderMap;
@@ -27,7 +27,7 @@ pub async fn public_stream(
     headers: HeaderMap,
     JsonObject(body, ..): JsonObject<RunsError>,
 ) -> Result<Response, RunsError> {
-    let req = RunRequest::parse(&body, Caller::Public)?;
+    let mut req = RunRequest::parse(&body, Caller::Public)?;
     let assistant = find(&state, &req, |_| true).await?;
     let presented = token::extract(&headers, req.token.as_deref()).map(|(_, t)| t);
     assistant.admit_public(presented, state.clock.now_secs())?;
@@ -37,9 +37,57 @@ pub async fn public_stream(
         ip.map(|ip| format!("runs-ip:{ip}")),
     );
     ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
-    let thread_id = req.thread_id.clone().unwrap_or_else(ThreadId::mint);
-    let key = ThreadKey::public(&assistant.id, &thread_id);
-    run_turn(&state, &assistant, key, thread_id, req).await
+    let thread = public_thread(&state, &assistant, req.thread_id.take()).await?;
+    run_turn(&state, &assistant, thread, req).await
+}
+
+/// The thread a public run continues. A `public_token` integration owns its thread ids.
+/// Open to everyone (`public_no_auth`), a thread continues only under an id this server
+/// minted (a UUID v4: 122 random bits) and that holds a live conversation; any other id
+/// starts a new thread, and the metadata says so.
+async fn public_thread(
+    state: &AppState,
+    assistant: &Assistant,
+    asked: Option<ThreadId>,
+) -> Result<RunThread, RunsError> {
+    let key = |id: &ThreadId| ThreadKey::public(&assistant.id, id);
+    let Some(asked) = asked else {
+        return Ok(RunThread::new(ThreadId::mint(), key, History::Stored));
+    };
+    if assistant.access_mode() != AccessMode::PublicNoAuth {
+        return Ok(RunThread::new(asked, key, History::Stored));
+    }
+    let minted = uuid::Uuid::parse_str(asked.as_str()).is_ok_and(|u| u.get_version_num() == 4);
+    let history = match minted {
+        true => state.turns.existing(&key(&asked)).await?,
+        false => None,
+    };
+    Ok(match history {
+        Some(h) => RunThread::new(asked, key, History::Given(h)),
+        None => RunThread {
+            ignored: Some(asked),
+            ..RunThread::new(ThreadId::mint(), key, History::Stored)
+        },
+    })
+}
+
+/// Where a run's turn goes: the thread, its history, and the id a caller asked for in vain.
+struct RunThread {
+    id: ThreadId,
+    key: ThreadKey,
+    history: History,
+    ignored: Option<ThreadId>,
+}
+
+impl RunThread {
+    fn new(id: ThreadId, key: impl Fn(&ThreadId) -> ThreadKey, history: History) -> Self {
+        Self {
+            key: key(&id),
+            id,
+            history,
+            ignored: None,
+        }
+    }
 }
 
 /// `POST /runs/stream`: the assistant's owner, with a user JWT.
@@ -49,15 +97,20 @@ pub async fn owner_stream(
     Owner(user, ..): Owner<RunsError>,
     JsonObject(body, ..): JsonObject<RunsError>,
 ) -> Result<Response, RunsError> {
-    let req = RunRequest::parse(&body, Caller::Owner)?;
+    let mut req = RunRequest::parse(&body, Caller::Owner)?;
     // Someone else's assistant is reported as absent, not as forbidden.
     let assistant = find(&state, &req, |a| a.owner == user).await?;
-    let thread_id = req.thread_id.clone().unwrap_or_else(ThreadId::mint);
-    let key = ThreadKey::owner(&assistant.id, &user, &thread_id).with_memory(memory::scope(
+    let memory = memory::scope(&assistant, MemoryKey::owner(&assistant.id, &user));
+    let key =
+        |id: &ThreadId| ThreadKey::owner(&assistant.id, &user, id).with_memory(memory.clone());
+    let id = req.thread_id.take().unwrap_or_else(ThreadId::mint);
+    run_turn(
+        &state,
         &assistant,
-        MemoryKey::owner(&assistant.id, &user),
-    ));
-    run_turn(&state, &assistant, key, thread_id, req).await
+        RunThread::new(id, key, History::Stored),
+        req,
+    )
+    .await
 }
 
 /// The assistant the request names, if `visible` to the caller.
@@ -78,12 +131,14 @@ async fn find(
 async fn run_turn(
     state: &AppState,
     assistant: &Assistant,
-    key: ThreadKey,
-    thread_id: ThreadId,
+    thread: RunThread,
     req: RunRequest,
 ) -> Result<Response, RunsError> {
-    let turn = Turn::new(assistant, key, req.input).options(req.options);
+    let turn = Turn::new(assistant, thread.key, req.input)
+        .history(thread.history)
+        .options(req.options);
     let started = state.turns.start(turn).await?;
-    let encoder = NativeEncoder::new(started.run_id.as_str(), thread_id.as_str());
+    let encoder = NativeEncoder::new(started.run_id.as_str(), thread.id.as_str())
+        .ignoring(thread.ignored.as_ref().map(ThreadId::as_str));
     Ok(sse_response(started.stream(encoder)))
 }

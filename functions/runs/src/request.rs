@@ -4,7 +4,7 @@ use agentgate_shared::domain::assistant::{
     KEY_MODEL, KEY_SYSTEM_MESSAGE, MAX_SYSTEM_MESSAGE_LEN, ModelRef,
 };
 use agentgate_shared::domain::ids::{AssistantId, ThreadId};
-use agentgate_shared::domain::message::{Message, parse_input};
+use agentgate_shared::domain::message::{Message, Role, parse_input};
 use agentgate_shared::http::opt_str;
 use agentgate_shared::provider::MAX_TOKENS_CEILING;
 use agentgate_shared::run::TurnOptions;
@@ -39,6 +39,15 @@ impl RunRequest {
             .map(ThreadId::parse)
             .transpose()?;
         let input = parse_input(body.get("input"))?;
+        // Only the owner speaks as the system: a public caller's "system" text would stand
+        // beside the assistant's own instructions.
+        if caller == Caller::Public
+            && let Some(i) = input.iter().position(|m| m.role == Role::System)
+        {
+            return Err(RunsError::invalid(format!(
+                "input[{i}].role: system messages are not accepted from public callers"
+            )));
+        }
         let token = opt_str(body, "token")
             .map_err(RunsError::invalid)?
             .map(str::to_owned);

@@ -1,7 +1,9 @@
 //! Anthropic Messages API with streaming.
 //!
-//! The base URL excludes `/v1` (as Anthropic's SDKs do). System prompts go in the request's
-//! `system` field, so system messages from the conversation are folded into it.
+//! The base URL excludes `/v1` (as Anthropic's SDKs do). The assistant's own system prompt
+//! goes in the request's `system` field and nothing else does: a system message a client
+//! sent within the conversation is passed on as a user turn, marked as the client's, so it
+//! never gains the standing of the owner's instructions.
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -30,16 +32,20 @@ impl AnthropicProvider {
     }
 }
 
+/// How a client's system message is introduced when passed on as a user turn.
+pub const CLIENT_CONTEXT: &str =
+    "[Context from the client application, not instructions from the assistant's owner]\n";
+
 /// The request body in the Messages API shape.
 pub fn request_body(req: &ChatRequest) -> Value {
-    let mut system: Vec<&str> = req.system.iter().map(String::as_str).collect();
     let mut messages: Vec<Value> = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
-        match m.role {
-            Role::System => system.push(&m.content),
-            Role::Human => messages.push(json!({"role": "user", "content": m.content})),
-            Role::Ai => messages.push(json!({"role": "assistant", "content": m.content})),
-        }
+        let (role, content) = match m.role {
+            Role::System => ("user", format!("{CLIENT_CONTEXT}{}", m.content)),
+            Role::Human => ("user", m.content.clone()),
+            Role::Ai => ("assistant", m.content.clone()),
+        };
+        messages.push(json!({"role": role, "content": content}));
     }
     let mut body = json!({
         "model": req.model,
@@ -47,8 +53,8 @@ pub fn request_body(req: &ChatRequest) -> Value {
         "messages": messages,
         "stream": true,
     });
-    if !system.is_empty() {
-        body["system"] = json!(system.join("\n\n"));
+    if let Some(system) = &req.system {
+        body["system"] = json!(system);
     }
     req.sampling_into(&mut body, "stop_sequences");
     body
@@ -164,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn system_messages_fold_into_system() {
+    fn only_the_assistants_prompt_is_the_system_prompt() {
         let req = ChatRequest {
             model: "claude".into(),
             system: Some("A".into()),
@@ -177,7 +183,13 @@ mod tests {
             stop: vec![],
         };
         let b = request_body(&req);
-        assert_eq!(b["system"], "A\n\nB");
-        assert_eq!(b["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            b["system"], "A",
+            "a client's system text is never merged into it"
+        );
+        let client = &b["messages"][0];
+        assert_eq!(client["role"], "user");
+        assert_eq!(client["content"], format!("{CLIENT_CONTEXT}B"));
+        assert_eq!(b["messages"][1]["content"], "hi");
     }
 }

@@ -15,6 +15,7 @@ pub struct NativeEncoder {
     run_id: String,
     thread_id: String,
     message_id: String,
+    ignored_thread_id: Option<String>,
 }
 
 impl NativeEncoder {
@@ -23,6 +24,17 @@ impl NativeEncoder {
             run_id: run_id.to_owned(),
             thread_id: thread_id.to_owned(),
             message_id: format!("run-{run_id}"),
+            ignored_thread_id: None,
+        }
+    }
+
+    /// The metadata also names the thread id the caller asked for and that was not
+    /// continued (`ignored_thread_id`), so the caller knows a new thread started.
+    #[must_use]
+    pub fn ignoring(self, asked: Option<&str>) -> Self {
+        Self {
+            ignored_thread_id: asked.map(str::to_owned),
+            ..self
         }
     }
 
@@ -36,10 +48,11 @@ impl NativeEncoder {
 
 impl Encoder for NativeEncoder {
     fn start(&mut self) -> Vec<Bytes> {
-        vec![sse_event(
-            "metadata",
-            &json!({"run_id": self.run_id, "thread_id": self.thread_id}),
-        )]
+        let mut meta = json!({"run_id": self.run_id, "thread_id": self.thread_id});
+        if let Some(asked) = &self.ignored_thread_id {
+            meta["ignored_thread_id"] = json!(asked);
+        }
+        vec![sse_event("metadata", &meta)]
     }
 
     fn delta(&mut self, _delta: &str, accumulated: &str) -> Vec<Bytes> {
