@@ -27,13 +27,23 @@ pub const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Default spacing of snapshot frames (see [`crate::stream::coalesce`]).
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The timing of a stream's frames.
+/// How long a model may take to send its first text.
+pub const FIRST_TOKEN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a whole reply may stream: below the streaming functions' 300 s Lambda timeout,
+/// so a stalled or endless upstream ends in the format's own error, never in a cut.
+pub const TURN_DEADLINE: Duration = Duration::from_secs(240);
+
+/// The timing of a stream's frames, and the limits that end a stalled one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pacing {
     /// Silence after which a keep-alive comment is sent.
     pub keepalive: Duration,
     /// Least spacing of snapshot frames; zero sends one per token.
     pub snapshot_interval: Duration,
+    /// Time from the start of the stream to the first text (`AGENTGATE_FIRST_TOKEN_SECS`).
+    pub first_token: Duration,
+    /// Time from the start of the stream to its end (`AGENTGATE_TURN_DEADLINE_SECS`).
+    pub deadline: Duration,
 }
 
 impl Default for Pacing {
@@ -41,6 +51,8 @@ impl Default for Pacing {
         Self {
             keepalive: KEEPALIVE,
             snapshot_interval: SNAPSHOT_INTERVAL,
+            first_token: FIRST_TOKEN_TIMEOUT,
+            deadline: TURN_DEADLINE,
         }
     }
 }
@@ -140,6 +152,8 @@ impl Settings {
                     "AGENTGATE_SNAPSHOT_INTERVAL_MS",
                     50,
                 )?),
+                first_token: Duration::from_secs(env_num("AGENTGATE_FIRST_TOKEN_SECS", 60)?),
+                deadline: Duration::from_secs(env_num("AGENTGATE_TURN_DEADLINE_SECS", 240)?),
                 ..Pacing::default()
             },
             ..Self::default()

@@ -130,10 +130,11 @@ impl Failure {
                 StatusCode::GATEWAY_TIMEOUT,
                 err.to_string(),
             ),
-            _ => {
-                tracing::warn!(error = %err, "model provider refused the turn");
-                Self::new(Kind::Upstream, StatusCode::BAD_GATEWAY, err.to_string())
-            }
+            _ => Self::new(
+                Kind::Upstream,
+                StatusCode::BAD_GATEWAY,
+                err.reported("before the reply"),
+            ),
         }
     }
 

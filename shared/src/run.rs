@@ -311,8 +311,24 @@ async fn pump<E: Encoder>(
     let mut flush_at: Option<tokio::time::Instant> = None;
     let keepalive = pacing.keepalive;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    let deadline = origin + pacing.deadline;
+    let first_by = origin + pacing.first_token.min(pacing.deadline);
     loop {
+        // Until the first text, the first-token limit; then the whole-turn deadline.
+        let limit = if acc.text.is_empty() {
+            first_by
+        } else {
+            deadline
+        };
         tokio::select! {
+            () = tokio::time::sleep_until(limit) => {
+                let err = ProviderError::Timeout;
+                tracing::warn!(outcome = "upstream_timeout", first_text = !acc.text.is_empty(), "run cut at its deadline");
+                let mut frames = pending_snapshot(enc, &coalescer, &acc.text);
+                frames.extend(enc.error(&err.reported("deadline")));
+                send_all(tx, frames).await;
+                return Ending::Failed;
+            }
             item = events.next() => match item {
                 Some(Ok(ev)) => {
                     if let Some(delta) = acc.apply(ev) {
@@ -334,9 +350,9 @@ async fn pump<E: Encoder>(
                     }
                 }
                 Some(Err(err)) => {
-                    tracing::warn!(outcome = "upstream_error", error = %err, "run failed mid-stream");
+                    tracing::warn!(outcome = "upstream_error", "run failed mid-stream");
                     let mut frames = pending_snapshot(enc, &coalescer, &acc.text);
-                    frames.extend(enc.error(&err.to_string()));
+                    frames.extend(enc.error(&err.reported("mid-stream")));
                     send_all(tx, frames).await;
                     return Ending::Failed;
                 }
@@ -446,12 +462,60 @@ mod tests {
             NativeEncoder::new("r", "t"),
             Pacing {
                 keepalive: Duration::from_millis(25),
-                snapshot_interval: Duration::ZERO,
+                ..every_token()
             },
             TurnHooks::completing(Box::new(|_| Box::pin(async { Ok(()) }))),
         );
         let text = body_text(body).await;
         assert!(text.matches(": keep-alive\n\n").count() >= 2, "{text}");
+    }
+
+    /// A stream that sends `first` and then nothing, ever.
+    fn stalls_after(first: Vec<Result<ProviderEvent, ProviderError>>) -> EventStream {
+        Box::pin(futures::stream::iter(first).chain(futures::stream::pending()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upstream_that_never_starts_is_cut_at_the_first_token_limit() {
+        let started = tokio::time::Instant::now();
+        let pacing = Pacing {
+            first_token: Duration::from_secs(60),
+            ..every_token()
+        };
+        let body = stream_body(
+            stalls_after(vec![]),
+            NativeEncoder::new("r", "t"),
+            pacing,
+            failing_save("must not be called"),
+        );
+        let text = body_text(body).await;
+        assert!(text.contains("did not answer in time"), "{text}");
+        assert!(text.ends_with("event: end\ndata: {}\n\n"));
+        let waited = started.elapsed();
+        assert!((Duration::from_secs(60)..Duration::from_secs(61)).contains(&waited));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upstream_that_stalls_mid_reply_is_cut_at_the_turn_deadline() {
+        let started = tokio::time::Instant::now();
+        let pacing = Pacing {
+            deadline: Duration::from_secs(240),
+            ..every_token()
+        };
+        let body = stream_body(
+            stalls_after(vec![Ok(ProviderEvent::Delta("Hel".into()))]),
+            NativeEncoder::new("r", "t"),
+            pacing,
+            failing_save("must not be called"),
+        );
+        let text = body_text(body).await;
+        assert!(
+            text.contains("\"content\":\"Hel\""),
+            "what came is kept: {text}"
+        );
+        assert!(text.contains("did not answer in time"), "{text}");
+        assert!(!text.contains("must not be called"), "nothing is saved");
+        assert!(started.elapsed() >= Duration::from_secs(240));
     }
 
     #[tokio::test]
@@ -508,6 +572,7 @@ mod tests {
         Pacing {
             keepalive: KEEPALIVE,
             snapshot_interval: Duration::ZERO,
+            ..Pacing::default()
         }
     }
 
@@ -533,6 +598,7 @@ mod tests {
         Pacing {
             keepalive: KEEPALIVE,
             snapshot_interval: Duration::from_millis(50),
+            ..Pacing::default()
         }
     }
 

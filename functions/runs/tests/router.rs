@@ -231,7 +231,12 @@ async fn unconfigured_and_failing_providers_are_clear_errors() {
     let a = open_bot(&app, "alice", "openai:gpt-4o-mini").await;
     let resp = app.post(PUBLIC).json(&run_body(&a, "t", "x")).send().await;
     assert_eq!(resp.status, StatusCode::BAD_GATEWAY);
-    assert!(resp.detail().contains("Incorrect API key"));
+    let detail = resp.detail();
+    assert!(
+        !detail.contains("Incorrect API key"),
+        "the provider's words stay in the logs"
+    );
+    assert!(detail.contains("(reference "), "{detail}");
 }
 
 #[tokio::test]

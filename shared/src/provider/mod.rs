@@ -97,7 +97,28 @@ pub enum ProviderError {
     Protocol(String),
 }
 
+/// The most of an upstream error body read (the rest is dropped unread).
+pub const MAX_ERROR_BODY_BYTES: usize = 16 * 1024;
+
 impl ProviderError {
+    /// What a public caller is told: the provider's own words stay in the logs (they can
+    /// name keys, accounts or internal hosts), under a `reference` the caller can quote.
+    pub fn public_message(&self, reference: &str) -> String {
+        match self {
+            Self::NotConfigured(_) | Self::Timeout => self.to_string(),
+            Self::Upstream { .. } | Self::Transport(_) | Self::Protocol(_) => {
+                format!("the model provider could not complete this reply (reference {reference})")
+            }
+        }
+    }
+
+    /// Logs the error under a fresh reference and returns what a caller may be told.
+    pub fn reported(&self, context: &'static str) -> String {
+        let reference = crate::random::hex_string::<6>();
+        tracing::warn!(reference, error = %self, context, "model provider failed");
+        self.public_message(&reference)
+    }
+
     fn from_reqwest(err: reqwest::Error) -> Self {
         if err.is_timeout() {
             Self::Timeout
@@ -250,9 +271,17 @@ fn event_stream(resp: reqwest::Response, map: EventMapper) -> EventStream {
 
 /// Reads an upstream error body into a short message (the provider's `error.message` when
 /// it has one), never echoing more than a bounded prefix.
-async fn upstream_error(resp: reqwest::Response) -> ProviderError {
+async fn upstream_error(mut resp: reqwest::Response) -> ProviderError {
     let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_ERROR_BODY_BYTES - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ERROR_BODY_BYTES {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| {

@@ -32,6 +32,9 @@ pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Default)]
 pub struct SseDecoder {
     buf: Vec<u8>,
+    /// How much of `buf` is known to hold no line end, so each byte is scanned once
+    /// (a long line arriving in small chunks stays linear).
+    scanned: usize,
     event: Option<String>,
     data: Option<String>,
 }
@@ -50,8 +53,9 @@ impl SseDecoder {
         self.buf.extend_from_slice(chunk);
         let mut out = Vec::new();
         let mut start = 0;
-        while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
-            let end = start + pos;
+        let mut from = self.scanned;
+        while let Some(pos) = self.buf[from..].iter().position(|&b| b == b'\n') {
+            let end = from + pos;
             let line_end = if end > start && self.buf[end - 1] == b'\r' {
                 end - 1
             } else {
@@ -59,11 +63,13 @@ impl SseDecoder {
             };
             let line = String::from_utf8_lossy(&self.buf[start..line_end]).into_owned();
             start = end + 1;
+            from = start;
             if let Some(ev) = self.line(&line) {
                 out.push(ev);
             }
         }
         self.buf.drain(..start);
+        self.scanned = self.buf.len();
         let pending = self.buf.len() + self.data.as_ref().map_or(0, String::len);
         if pending > MAX_EVENT_BYTES {
             return Err(EventTooLarge);
@@ -146,6 +152,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_in_small_chunks_is_scanned_once() {
+        // 1 MiB arriving a byte at a time: quadratic rescanning would take minutes.
+        let mut dec = SseDecoder::new();
+        let started = std::time::Instant::now();
+        assert_eq!(dec.push(b"data: ").map(|v| v.len()), Ok(0));
+        for _ in 0..(MAX_EVENT_BYTES - 100) {
+            assert_eq!(dec.push(b"x").map(|v| v.len()), Ok(0));
+        }
+        let events = dec.push(b"\n\n").unwrap_or_default();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data.len(), MAX_EVENT_BYTES - 100);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(
+            dec.push(&vec![b'y'; MAX_EVENT_BYTES + 1]),
+            Err(EventTooLarge)
+        );
+    }
 
     #[test]
     fn events_split_across_chunks_and_crlf() {
