@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::Trigger;
+use crate::config::{Pacing, Trigger};
 use crate::domain::assistant::Assistant;
 use crate::domain::memory::{
     self, MAX_TRANSCRIPT_MESSAGES, Memory, MemoryKey, SUMMARY_INSTRUCTIONS, SUMMARY_MAX_TOKENS,
@@ -181,7 +181,7 @@ impl Memories {
         };
         let events =
             run::start_turn(&self.providers, assistant, Vec::new(), &[prompt], &options).await?;
-        let completion = run::collect(events).await?;
+        let completion = run::collect(events, Pacing::default()).await?;
         let delta = UsageDelta {
             input_tokens: u64::from(completion.usage.input_tokens),
             output_tokens: u64::from(completion.usage.output_tokens),

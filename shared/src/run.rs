@@ -119,9 +119,9 @@ pub fn stream_body<E: Encoder>(
     Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>))
 }
 
-/// Collects a whole reply without streaming.
-pub async fn collect(events: EventStream) -> Result<Completion, ProviderError> {
-    match accumulate(events).await {
+/// Collects a whole reply without streaming, within `pacing`'s limits.
+pub async fn collect(events: EventStream, pacing: Pacing) -> Result<Completion, ProviderError> {
+    match accumulate(events, pacing).await {
         (acc, None) => Ok(acc.finish()),
         (_, Some(err)) => Err(err),
     }
@@ -140,8 +140,12 @@ pub enum TurnError {
 /// Collects a whole reply and ends the turn with `hooks`, as [`stream_body`] does for
 /// streamed replies (for non-streaming APIs): a complete reply is saved, a reply the
 /// upstream broke off still counts in usage with what it produced.
-pub async fn complete(events: EventStream, hooks: TurnHooks) -> Result<Completion, TurnError> {
-    match accumulate(events).await {
+pub async fn complete(
+    events: EventStream,
+    hooks: TurnHooks,
+    pacing: Pacing,
+) -> Result<Completion, TurnError> {
+    match accumulate(events, pacing).await {
         (acc, None) => {
             let completion = acc.finish();
             (hooks.on_complete)(completion.clone()).await?;
@@ -154,10 +158,26 @@ pub async fn complete(events: EventStream, hooks: TurnHooks) -> Result<Completio
     }
 }
 
-/// Reads the reply until it ends, fails or grows past the bound.
-async fn accumulate(mut events: EventStream) -> (Accumulator, Option<ProviderError>) {
+/// Reads the reply until it ends, fails, grows past the bound or runs out of time (the
+/// first-token limit, then the turn deadline, as for streamed replies).
+async fn accumulate(
+    mut events: EventStream,
+    pacing: Pacing,
+) -> (Accumulator, Option<ProviderError>) {
+    let origin = tokio::time::Instant::now();
+    let first_by = origin + pacing.first_token.min(pacing.deadline);
+    let deadline = origin + pacing.deadline;
     let mut acc = Accumulator::default();
-    while let Some(item) = events.next().await {
+    loop {
+        let limit = if acc.text.is_empty() {
+            first_by
+        } else {
+            deadline
+        };
+        let Ok(next) = tokio::time::timeout_at(limit, events.next()).await else {
+            return (acc, Some(ProviderError::Timeout));
+        };
+        let Some(item) = next else { break };
         match item {
             Ok(ev) => {
                 acc.apply(ev);

@@ -21,7 +21,7 @@ use crate::domain::message::{Message, Role};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::memory::Memories;
 use crate::ports::{Store, StoreError};
-use crate::provider::{EventStream, Providers};
+use crate::provider::{EventStream, ProviderError, Providers};
 use crate::run::{self, OnAbandon, OnComplete, TurnError, TurnHooks, TurnOptions};
 use crate::stream::{Completion, Encoder};
 
@@ -99,7 +99,7 @@ impl Started {
 
     /// The whole reply, saved, for APIs that do not stream.
     pub async fn complete(self) -> Result<Completion, TurnError> {
-        run::complete(self.events, self.hooks).await
+        run::complete(self.events, self.hooks, self.pacing).await
     }
 }
 
@@ -175,7 +175,12 @@ impl Turns {
             History::Sent => Vec::new(),
         };
         options.memory = self.memories.recall(thread.memory()).await;
-        let events = run::start_turn(&self.providers, assistant, history, &input, &options).await?;
+        // An upstream that never answers the request is cut like one that never starts
+        // its reply: at the first-token limit.
+        let starting = run::start_turn(&self.providers, assistant, history, &input, &options);
+        let events = tokio::time::timeout(self.settings.pacing.first_token, starting)
+            .await
+            .map_err(|_| ProviderError::Timeout)??;
         let run_id = RunId::mint();
         let saved = saved.unwrap_or(input);
         let hooks = self.hooks(&assistant.id, thread, run_id.clone(), saved, started);

@@ -58,11 +58,12 @@ fn totals_json(t: &UsageDelta) -> Value {
 pub fn usage_json(a: &Assistant, days: i64, rows: &[DailyUsage]) -> Value {
     let mut sum = UsageDelta::default();
     for r in rows {
-        sum.requests += r.totals.requests;
-        sum.messages += r.totals.messages;
-        sum.input_tokens += r.totals.input_tokens;
-        sum.output_tokens += r.totals.output_tokens;
-        sum.latency_ms += r.totals.latency_ms;
+        let t = &r.totals;
+        sum.requests = sum.requests.saturating_add(t.requests);
+        sum.messages = sum.messages.saturating_add(t.messages);
+        sum.input_tokens = sum.input_tokens.saturating_add(t.input_tokens);
+        sum.output_tokens = sum.output_tokens.saturating_add(t.output_tokens);
+        sum.latency_ms = sum.latency_ms.saturating_add(t.latency_ms);
     }
     let daily: Vec<Value> = rows
         .iter()

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
-    send_streaming,
+    saturating_u32, send_streaming,
 };
 use crate::domain::message::Role;
 use crate::secret::SecretString;
@@ -71,7 +71,7 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
         .and_then(Value::as_str)
         .or(ev.event.as_deref())
         .unwrap_or("");
-    let tokens = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0) as u32;
+    let tokens = |p: &str| saturating_u32(v.pointer(p).and_then(Value::as_u64));
     let events = match kind {
         "message_stop" => return None,
         "message_start" => vec![ProviderEvent::Usage(Usage {

@@ -97,6 +97,11 @@ pub enum ProviderError {
     Protocol(String),
 }
 
+/// A token count as a provider reported it, absurd values capped rather than wrapped.
+pub fn saturating_u32(count: Option<u64>) -> u32 {
+    count.map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX))
+}
+
 /// The most of an upstream error body read (the rest is dropped unread).
 pub const MAX_ERROR_BODY_BYTES: usize = 16 * 1024;
 

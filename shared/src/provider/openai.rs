@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
-    send_streaming,
+    saturating_u32, send_streaming,
 };
 use crate::domain::message::Role;
 use crate::secret::SecretString;
@@ -101,7 +101,7 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
         }
     }
     if let Some(usage) = v.get("usage").filter(|u| u.is_object()) {
-        let get = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
+        let get = |k: &str| saturating_u32(usage.get(k).and_then(Value::as_u64));
         out.push(ProviderEvent::Usage(Usage {
             input_tokens: get("prompt_tokens"),
             output_tokens: get("completion_tokens"),

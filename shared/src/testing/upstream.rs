@@ -24,6 +24,31 @@ pub enum Behavior {
     Fail(u16, String),
     /// Streams these pieces, then an in-stream error event.
     BreakAfter(Vec<String>),
+    /// Refuses with this status and an error body of this many bytes.
+    RefuseLarge(u16, usize),
+    /// Streams these pieces, then drops the connection in the middle of the body.
+    ResetAfter(Vec<String>),
+    /// Accepts the connection and never sends the response head.
+    StallBeforeHead,
+    /// Streams these pieces, then sends nothing, ever.
+    StallAfter(Vec<String>),
+    /// Streams these pieces, then a frame that is not JSON.
+    MalformedAfter(Vec<String>),
+    /// Sends SSE comments forever and never any text.
+    EndlessComments,
+    /// Streams these pieces and finishes, reporting absurd token counts.
+    AbsurdUsage(Vec<String>),
+}
+
+/// How a reply's stream ends after its pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Finish,
+    InStreamError,
+    Reset,
+    Stall,
+    Malformed,
+    Absurd,
 }
 
 /// One request the mock received.
@@ -162,7 +187,7 @@ fn record(state: &MockState, headers: &http::HeaderMap, body: &Bytes) -> Behavio
         .unwrap_or(Behavior::Reply(vec![]))
 }
 
-fn sse(frames: Vec<String>, state: &MockState) -> Response {
+fn sse(frames: Vec<String>, state: &MockState, ending: Ending) -> Response {
     let delay = state.delay.lock().map(|d| *d).unwrap_or_default();
     let watch = CutWatch {
         finished: Arc::default(),
@@ -172,11 +197,18 @@ fn sse(frames: Vec<String>, state: &MockState) -> Response {
     let stream = futures::stream::iter(frames)
         .then(move |f| async move {
             tokio::time::sleep(delay).await;
-            Ok::<_, std::convert::Infallible>(Bytes::from(f))
+            Ok::<_, std::io::Error>(Bytes::from(f))
         })
         .chain(futures::stream::once(async move {
-            finished.store(true, std::sync::atomic::Ordering::SeqCst);
-            Ok(Bytes::new())
+            match ending {
+                // An error ends the body abruptly: the connection is reset mid-body.
+                Ending::Reset => Err(std::io::Error::other("mock upstream reset")),
+                Ending::Stall => futures::future::pending().await,
+                _ => {
+                    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Ok(Bytes::new())
+                }
+            }
         }))
         .map(move |frame| {
             let _ = &watch;
@@ -198,31 +230,59 @@ fn error_response(status: u16, body: Value) -> Response {
 
 /// Records the request, then answers as the behaviour says in the mock's dialect.
 async fn answer(State(state): State<MockState>, headers: http::HeaderMap, body: Bytes) -> Response {
-    let (pieces, broke) = match record(&state, &headers, &body) {
-        Behavior::Fail(status, msg) => {
-            let body = match state.dialect {
-                Dialect::OpenAi => {
-                    json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": null}})
-                }
-                Dialect::Anthropic => {
-                    json!({"type": "error", "error": {"type": "invalid_request_error", "message": msg}})
-                }
-            };
-            return error_response(status, body);
+    let (pieces, ending) = match record(&state, &headers, &body) {
+        Behavior::Fail(status, msg) => return refusal(state.dialect, status, &msg),
+        Behavior::RefuseLarge(status, size) => {
+            return refusal(state.dialect, status, &"x".repeat(size));
         }
-        Behavior::Reply(p) => (p, false),
-        Behavior::BreakAfter(p) => (p, true),
+        Behavior::StallBeforeHead => return futures::future::pending().await,
+        Behavior::EndlessComments => return comments_forever(&state),
+        Behavior::Reply(p) => (p, Ending::Finish),
+        Behavior::BreakAfter(p) => (p, Ending::InStreamError),
+        Behavior::ResetAfter(p) => (p, Ending::Reset),
+        Behavior::StallAfter(p) => (p, Ending::Stall),
+        Behavior::MalformedAfter(p) => (p, Ending::Malformed),
+        Behavior::AbsurdUsage(p) => (p, Ending::Absurd),
     };
-    let frames = match state.dialect {
-        Dialect::OpenAi => openai_frames(&pieces, broke),
-        Dialect::Anthropic => anthropic_frames(&pieces, broke),
+    let mut frames = match state.dialect {
+        Dialect::OpenAi => openai_frames(&pieces, ending),
+        Dialect::Anthropic => anthropic_frames(&pieces, ending),
     };
-    sse(frames, &state)
+    if ending == Ending::Malformed {
+        frames.push("data: {\"choices\": [{\"delta\": \n\n".to_owned());
+    }
+    sse(frames, &state, ending)
+}
+
+/// An error answer in the dialect's shape.
+fn refusal(dialect: Dialect, status: u16, msg: &str) -> Response {
+    let body = match dialect {
+        Dialect::OpenAi => {
+            json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": null}})
+        }
+        Dialect::Anthropic => {
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": msg}})
+        }
+    };
+    error_response(status, body)
+}
+
+/// A stream of keep-alive comments without end.
+fn comments_forever(state: &MockState) -> Response {
+    let delay = state.delay.lock().map(|d| *d).unwrap_or_default();
+    let stream = futures::stream::repeat(()).then(move |()| async move {
+        tokio::time::sleep(delay.max(Duration::from_millis(5))).await;
+        Ok::<_, std::convert::Infallible>(Bytes::from_static(b": still thinking\n\n"))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
 }
 
 /// Chat completions chunks: a role chunk, one per piece, then either an in-stream error or
 /// the finish chunk, a usage chunk and `[DONE]`.
-fn openai_frames(pieces: &[String], broke: bool) -> Vec<String> {
+fn openai_frames(pieces: &[String], ending: Ending) -> Vec<String> {
     let chunk = |delta: Value, finish: Value| {
         format!(
             "data: {}\n\n",
@@ -239,26 +299,32 @@ fn openai_frames(pieces: &[String], broke: bool) -> Vec<String> {
             .iter()
             .map(|p| chunk(json!({"content": p}), Value::Null)),
     );
-    if broke {
-        frames.push(format!(
+    match ending {
+        Ending::InStreamError => frames.push(format!(
             "data: {}\n\n",
             json!({"error": {"message": "mock upstream broke", "type": "server_error"}})
-        ));
-    } else {
-        frames.push(chunk(json!({}), json!("stop")));
-        frames.push(format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
-                   "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": pieces.len(), "total_tokens": 11 + pieces.len()}})
-        ));
-        frames.push("data: [DONE]\n\n".to_owned());
+        )),
+        Ending::Finish | Ending::Absurd => {
+            let (prompt, completion) = match ending {
+                Ending::Absurd => (json!(u64::MAX), json!(u64::from(u32::MAX) + 7)),
+                _ => (json!(11), json!(pieces.len())),
+            };
+            frames.push(chunk(json!({}), json!("stop")));
+            frames.push(format!(
+                "data: {}\n\n",
+                json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
+                       "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion}})
+            ));
+            frames.push("data: [DONE]\n\n".to_owned());
+        }
+        Ending::Reset | Ending::Stall | Ending::Malformed => {}
     }
     frames
 }
 
 /// Messages API events: start, a text block with one delta per piece, then either an
 /// `error` event or the block stop, `message_delta` and `message_stop`.
-fn anthropic_frames(pieces: &[String], broke: bool) -> Vec<String> {
+fn anthropic_frames(pieces: &[String], ending: Ending) -> Vec<String> {
     let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
     let mut frames = vec![
         ev(
@@ -276,9 +342,13 @@ fn anthropic_frames(pieces: &[String], broke: bool) -> Vec<String> {
     frames.extend(pieces.iter().map(|p| {
         ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
     }));
-    if broke {
+    if ending == Ending::InStreamError {
         frames.push(ev("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
-    } else {
+    } else if matches!(ending, Ending::Finish | Ending::Absurd) {
+        let output = match ending {
+            Ending::Absurd => json!(u64::MAX),
+            _ => json!(pieces.len()),
+        };
         frames.push(ev(
             "content_block_stop",
             json!({"type": "content_block_stop", "index": 0}),
@@ -286,7 +356,7 @@ fn anthropic_frames(pieces: &[String], broke: bool) -> Vec<String> {
         frames.push(ev(
             "message_delta",
             json!({"type": "message_delta", "delta": {"stop_reason": "end_turn",
-            "stop_sequence": null}, "usage": {"output_tokens": pieces.len()}}),
+            "stop_sequence": null}, "usage": {"output_tokens": output}}),
         ));
         frames.push(ev("message_stop", json!({"type": "message_stop"})));
     }
