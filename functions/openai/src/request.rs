@@ -255,6 +255,38 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn any_body_parses_or_is_refused_without_panicking() {
+        use agentgate_shared::testing::fuzz::for_all;
+        const KEYS: &[&str] = &[
+            "model",
+            "messages",
+            "role",
+            "content",
+            "type",
+            "text",
+            "stream",
+            "stream_options",
+            "include_usage",
+            "temperature",
+            "max_tokens",
+            "max_completion_tokens",
+            "stop",
+            "user",
+            "n",
+            "tools",
+        ];
+        for_all(
+            12,
+            |g| g.object(KEYS, 3),
+            |body| {
+                if let Ok(req) = ChatCompletionRequest::parse(&body) {
+                    assert!(!req.messages.is_empty());
+                }
+            },
+        );
+    }
+
     fn parse(v: Value) -> Result<ChatCompletionRequest, OpenAiError> {
         ChatCompletionRequest::parse(v.as_object().unwrap())
     }

@@ -75,6 +75,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn any_body_parses_or_is_refused_without_panicking() {
+        use agentgate_shared::testing::fuzz::for_all;
+        const KEYS: &[&str] = &[
+            "botPublicId",
+            "visitorId",
+            "conversationId",
+            "message",
+            "hostPageUrl",
+        ];
+        for_all(
+            13,
+            |g| g.object(KEYS, 2),
+            |body| {
+                if let Ok(req) = ChatRequest::parse(&body) {
+                    assert!(!req.message.trim().is_empty());
+                }
+            },
+        );
+    }
+
     const BOT: &str = "3f1c9a52-7b4e-4d2a-9c1e-5a8b6d0e2f47";
 
     fn parse(v: Value) -> Result<ChatRequest, String> {

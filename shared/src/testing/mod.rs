@@ -4,6 +4,7 @@
 //! - [`app`]: [`TestApp`], a family's router booted on a temporary store with a mock
 //!   upstream in one call, and the request helpers its tests read as scenarios with;
 //! - [`samples`]: the sample events in `events/` and the data they refer to;
+//! - [`fuzz`]: seeded generators for property tests of the parsers of untrusted input;
 //! - [`deployment`] and [`runtime`]: a function's real binary under a local Lambda
 //!   Runtime API, on DynamoDB Local and a local Secrets Manager.
 
@@ -21,6 +22,7 @@ use crate::store::SqliteStore;
 
 pub mod app;
 pub mod deployment;
+pub mod fuzz;
 pub mod runtime;
 pub mod samples;
 pub mod upstream;
