@@ -97,24 +97,12 @@ mod tests {
 
     #[test]
     fn any_patch_parses_or_is_refused_without_panicking() {
-        use agentgate_shared::testing::fuzz::for_all;
-        const KEYS: &[&str] = &[
-            "name",
-            "config",
-            "configurable",
-            "type==agent/access_mode",
-            "type==agent/public_token",
-            "type==agent/model",
-            "type==agent/system_message",
-            "type==agent/memory",
-            "overlap_seconds",
-        ];
-        for_all(
-            14,
-            |g| g.object(KEYS, 3),
-            |body| {
-                let _ = parse_patch(&body);
-            },
-        );
+        use agentgate_shared::testing::fuzz::for_all_bodies;
+        const KEYS: &str = "name config configurable type==agent/access_mode \
+            type==agent/public_token type==agent/model type==agent/system_message \
+            type==agent/memory overlap_seconds";
+        for_all_bodies(14, KEYS, 3, |body| {
+            let _ = parse_patch(&body);
+        });
     }
 }

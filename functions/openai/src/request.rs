@@ -257,34 +257,15 @@ mod tests {
 
     #[test]
     fn any_body_parses_or_is_refused_without_panicking() {
-        use agentgate_shared::testing::fuzz::for_all;
-        const KEYS: &[&str] = &[
-            "model",
-            "messages",
-            "role",
-            "content",
-            "type",
-            "text",
-            "stream",
-            "stream_options",
-            "include_usage",
-            "temperature",
-            "max_tokens",
-            "max_completion_tokens",
-            "stop",
-            "user",
-            "n",
-            "tools",
-        ];
-        for_all(
-            12,
-            |g| g.object(KEYS, 3),
-            |body| {
-                if let Ok(req) = ChatCompletionRequest::parse(&body) {
-                    assert!(!req.messages.is_empty());
-                }
-            },
-        );
+        use agentgate_shared::testing::fuzz::for_all_bodies;
+        const KEYS: &str = "model messages role content type text stream stream_options \
+            include_usage temperature max_tokens max_completion_tokens stop user n \
+            tools";
+        for_all_bodies(12, KEYS, 3, |body| {
+            if let Ok(req) = ChatCompletionRequest::parse(&body) {
+                assert!(!req.messages.is_empty());
+            }
+        });
     }
 
     fn parse(v: Value) -> Result<ChatCompletionRequest, OpenAiError> {

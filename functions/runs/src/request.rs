@@ -130,31 +130,13 @@ mod tests {
 
     #[test]
     fn any_body_parses_or_is_refused_without_panicking() {
-        use agentgate_shared::testing::fuzz::for_all;
-        const KEYS: &[&str] = &[
-            "assistant_id",
-            "thread_id",
-            "input",
-            "messages",
-            "role",
-            "content",
-            "token",
-            "config",
-            "configurable",
-            "temperature",
-            "max_tokens",
-            "model",
-            "system_message",
-            "stop",
-        ];
-        for_all(
-            11,
-            |g| g.object(KEYS, 3),
-            |body| {
-                let _ = RunRequest::parse(&body, Caller::Public);
-                let _ = RunRequest::parse(&body, Caller::Owner);
-            },
-        );
+        use agentgate_shared::testing::fuzz::for_all_bodies;
+        const KEYS: &str = "assistant_id thread_id input messages role content token config \
+            configurable temperature max_tokens model system_message stop";
+        for_all_bodies(11, KEYS, 3, |body| {
+            let _ = RunRequest::parse(&body, Caller::Public);
+            let _ = RunRequest::parse(&body, Caller::Owner);
+        });
     }
 
     fn parse(v: Value, caller: Caller) -> Result<RunRequest, RunsError> {

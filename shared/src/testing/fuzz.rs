@@ -15,7 +15,7 @@ impl Gen {
         Self(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -24,7 +24,7 @@ impl Gen {
 
     /// A number below `n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 
     pub fn chance(&mut self, one_in: usize) -> bool {
@@ -42,7 +42,7 @@ impl Gen {
         (0..len)
             .map(|_| match self.below(3) {
                 0 => *self.pick(SPECIAL),
-                _ => self.next() as u8,
+                _ => self.next_u64() as u8,
             })
             .collect()
     }
@@ -79,8 +79,8 @@ impl Gen {
         match self.below(if depth == 0 { 6 } else { 9 }) {
             0 => Value::Null,
             1 => json!(self.chance(2)),
-            2 => json!(self.next() as i64),
-            3 => json!(f64::from_bits(self.next()).clamp(-1e300, 1e300)),
+            2 => json!(self.next_u64() as i64),
+            3 => json!(f64::from_bits(self.next_u64()).clamp(-1e300, 1e300)),
             4 | 5 => json!(self.string()),
             6 => Value::Array(
                 (0..self.below(5))
@@ -128,4 +128,11 @@ pub fn for_all<T>(seed: u64, mut make: impl FnMut(&mut Gen) -> T, mut check: imp
             panic!("case {case} of seed {seed} failed: {e:?}");
         }
     }
+}
+
+/// Runs `check` on [`CASES`] generated JSON object bodies whose fields are mostly the
+/// whitespace-separated `keys`.
+pub fn for_all_bodies(seed: u64, keys: &str, depth: usize, check: impl FnMut(Map<String, Value>)) {
+    let keys: Vec<&str> = keys.split_whitespace().collect();
+    for_all(seed, |g| g.object(&keys, depth), check);
 }
