@@ -92,6 +92,15 @@ pub struct Settings {
     /// Widget messages per day across all of one owner's assistants
     /// (`AGENTGATE_OWNER_DAILY_LIMIT`, default 50,000).
     pub owner_daily_limit: u64,
+    /// Wrong credentials (public, link or session tokens) one source address may present
+    /// per 10 minutes before it is refused (`AGENTGATE_GUESSES_PER_10_MIN`).
+    pub guesses_per_window: u64,
+    /// Requests per minute from one source address to one assistant, on every public
+    /// family (`AGENTGATE_IP_PER_MINUTE`).
+    pub ip_per_minute: u64,
+    /// OpenAI-compatible requests per minute per token that name no end user
+    /// (`AGENTGATE_ANONYMOUS_PER_MINUTE`).
+    pub anonymous_per_minute: u64,
     /// Who summarises per-user memories: this process (local) or the table's stream.
     pub memory_trigger: Trigger,
 }
@@ -108,6 +117,9 @@ impl Default for Settings {
             widget_visitor_per_hour: 30,
             widget_ip_per_hour: 60,
             owner_daily_limit: 50_000,
+            guesses_per_window: 30,
+            ip_per_minute: 60,
+            anonymous_per_minute: 120,
             memory_trigger: Trigger::InProcess,
         }
     }
@@ -147,6 +159,9 @@ impl Settings {
             widget_visitor_per_hour: env_num("AGENTGATE_WIDGET_VISITOR_PER_HOUR", 30)?,
             widget_ip_per_hour: env_num("AGENTGATE_WIDGET_IP_PER_HOUR", 60)?,
             owner_daily_limit: env_num("AGENTGATE_OWNER_DAILY_LIMIT", 50_000)?,
+            guesses_per_window: env_num("AGENTGATE_GUESSES_PER_10_MIN", 30)?,
+            ip_per_minute: env_num("AGENTGATE_IP_PER_MINUTE", 60)?,
+            anonymous_per_minute: env_num("AGENTGATE_ANONYMOUS_PER_MINUTE", 120)?,
             pacing: Pacing {
                 snapshot_interval: Duration::from_millis(env_num(
                     "AGENTGATE_SNAPSHOT_INTERVAL_MS",

@@ -48,6 +48,50 @@ pub fn public_caps(
     caps
 }
 
+/// Per source address per minute on one assistant: what every public family counts, so
+/// no caller escapes a limit by changing whatever else names it (`AGENTGATE_IP_PER_MINUTE`).
+pub fn ip_cap(
+    settings: &Settings,
+    family: &str,
+    assistant: &AssistantId,
+    ip: Option<std::net::IpAddr>,
+) -> Option<Cap> {
+    ip.map(|ip| {
+        Cap::new(
+            format!("{family}-ip:{assistant}:{ip}"),
+            settings.ip_per_minute,
+            60,
+        )
+    })
+}
+
+/// The caps of an OpenAI-compatible request: per named end user per minute, or, when the
+/// request names none, per token per minute (`AGENTGATE_ANONYMOUS_PER_MINUTE`); then per
+/// source address, then the assistant's daily cap.
+pub fn openai_caps(
+    settings: &Settings,
+    assistant: &AssistantId,
+    end_user: Option<&str>,
+    ip: Option<std::net::IpAddr>,
+) -> Vec<Cap> {
+    let caller = match end_user {
+        Some(u) => Cap::new(
+            format!("openai-user:{u}:{assistant}"),
+            settings.rate_per_minute,
+            60,
+        ),
+        None => Cap::new(
+            format!("openai-anonymous:{assistant}"),
+            settings.anonymous_per_minute,
+            60,
+        ),
+    };
+    let mut caps = vec![caller];
+    caps.extend(ip_cap(settings, "openai", assistant, ip));
+    caps.extend(public_caps(settings, assistant, None));
+    caps
+}
+
 /// The four caps of a widget message, narrowest first: per visitor per hour, per source IP
 /// per hour (catches visitors that rotate their id), per assistant per day (shared with
 /// the other public endpoints) and per owner per day across all their assistants.
@@ -76,6 +120,54 @@ pub fn widget_caps(
             .sharded(settings.daily_shards),
     );
     caps
+}
+
+/// The window in which failed credential attempts from one address are counted.
+pub const GUESS_WINDOW_SECS: i64 = 600;
+
+/// Throttles guessing: wrong public tokens, link tokens and session tokens from one source
+/// address. Checked before a credential is looked up, counted when it turns out wrong;
+/// past the limit the address gets `429` until the window ends, right credentials included.
+#[derive(Clone)]
+pub struct Guesses {
+    cap: Option<Cap>,
+    now: i64,
+}
+
+impl Guesses {
+    /// Refuses an address that already failed too often in this window.
+    pub async fn check(
+        store: &dyn CounterStore,
+        settings: &Settings,
+        ip: Option<std::net::IpAddr>,
+        now: i64,
+    ) -> Result<Self, RateLimitError> {
+        let cap = ip.map(|ip| {
+            Cap::new(
+                format!("guess:{ip}"),
+                settings.guesses_per_window,
+                GUESS_WINDOW_SECS,
+            )
+        });
+        if let Some(cap) = &cap {
+            let (counter, limit) = cap.shard_counters(now).swap_remove(0);
+            if store.counter_value(&counter).await? >= limit {
+                return Err(RateLimitError::Limited(Limited {
+                    scope: cap.scope.clone(),
+                    retry_after_secs: cap.retry_after(now),
+                }));
+            }
+        }
+        Ok(Self { cap, now })
+    }
+
+    /// Counts one wrong credential.
+    pub async fn failed(&self, store: &dyn CounterStore) -> Result<(), StoreError> {
+        if let Some(cap) = &self.cap {
+            admit_one(store, cap, self.now).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Counts the request against every cap in order, stopping at the first refusal.

@@ -45,7 +45,7 @@ async fn create_read_list_patch_round_trip() {
     let patched = resp.json();
     assert_eq!(patched["access_mode"], "public_token");
     let conf = &patched["config"]["configurable"];
-    assert_eq!(conf["type==agent/public_token"], "pubkey...c123");
+    assert_eq!(conf["type==agent/public_token"], "****c123");
     assert_eq!(
         conf["type==agent/system_message"], "Be brief.",
         "patch merges, it does not replace"
@@ -110,6 +110,10 @@ async fn bad_input_is_refused_and_changes_nothing() {
         (
             json!({"config": {"configurable": {"type==agent/public_token": "short"}}}),
             "at least 16",
+        ),
+        (
+            json!({"config": {"configurable": {"type==agent/public_token": "aaaaaaaaaaaaaaaa"}}}),
+            "too easy to guess",
         ),
         (json!({"config": "x"}), "config must be an object"),
         (json!({"name": 3}), "name must be a string"),

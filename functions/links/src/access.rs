@@ -9,21 +9,33 @@ use agentgate_shared::domain::link::{
     PublicLink, SESSION_IDLE_SECS, Session, SessionToken, Unavailable,
 };
 use agentgate_shared::domain::token::{PublicToken, bearer_value};
+use agentgate_shared::http::SourceIp;
+use agentgate_shared::ratelimit::Guesses;
 use agentgate_shared::state::AppState;
 use axum::extract::{FromRequestParts, Path};
 use http::request::Parts;
+use std::net::IpAddr;
 
 use crate::LinksError;
 
-/// The serving link a token opens, with its assistant.
+/// The serving link a token opens, with its assistant. Unknown tokens count as guesses
+/// of the caller's address (`ip`).
 pub async fn serving_link(
     state: &AppState,
     token: &str,
+    ip: Option<IpAddr>,
 ) -> Result<(PublicLink, Assistant), LinksError> {
+    let now = state.clock.now_secs();
+    let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
     // A token of the wrong shape is unknown without a read.
-    let token = PublicToken::parse_presented(token).map_err(|_| LinksError::LinkNotFound)?;
-    let found = state.store.find_link_by_token(&token.digest()).await?;
-    let link = found.ok_or(LinksError::LinkNotFound)?;
+    let found = match PublicToken::parse_presented(token) {
+        Ok(token) => state.store.find_link_by_token(&token.digest()).await?,
+        Err(_) => None,
+    };
+    let Some(link) = found else {
+        guesses.failed(state.store.as_ref()).await?;
+        return Err(LinksError::LinkNotFound);
+    };
     tracing::Span::current().record("assistant_id", link.assistant.as_str());
     link.serving(state.clock.now_ms())
         .map_err(|why| match why {
@@ -52,20 +64,24 @@ impl FromRequestParts<AppState> for LinkSession {
         let Path(token) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| LinksError::LinkNotFound)?;
-        let (link, assistant) = serving_link(state, &token).await?;
+        let SourceIp(ip) = SourceIp::from_extensions(&parts.extensions);
+        let (link, assistant) = serving_link(state, &token, ip).await?;
         let bearer = parts
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_value)
             .ok_or(LinksError::SessionRequired)?;
-        let presented = SessionToken::parse(bearer).ok_or(LinksError::SessionInvalid)?;
-        let session = state
-            .store
-            .session(&presented.digest())
-            .await?
-            .filter(|s| s.link == link.id)
-            .ok_or(LinksError::SessionInvalid)?;
+        let found = match SessionToken::parse(bearer) {
+            Some(presented) => state.store.session(&presented.digest()).await?,
+            None => None,
+        };
+        let Some(session) = found.filter(|s| s.link == link.id) else {
+            let now = state.clock.now_secs();
+            let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
+            guesses.failed(state.store.as_ref()).await?;
+            return Err(LinksError::SessionInvalid);
+        };
         // A link switched to email verification no longer serves anonymous sessions.
         if link.settings.require_email && session.subject.email().is_none() {
             return Err(LinksError::EmailRequired);

@@ -6,6 +6,7 @@
 //! The token is in the URL, so the page is never cached and sends no referrer; a strict
 //! CSP allows only its own script, its own style and requests to this origin.
 
+use agentgate_shared::http::SourceIp;
 use agentgate_shared::state::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +18,12 @@ use crate::access::serving_link;
 const PAGE: &str = include_str!("page.html");
 
 #[tracing::instrument(name = "chat_page", skip_all)]
-pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let (status, boot) = match serving_link(&state, &token).await {
+pub async fn page(
+    State(state): State<AppState>,
+    SourceIp(ip): SourceIp,
+    Path(token): Path<String>,
+) -> Response {
+    let (status, boot) = match serving_link(&state, &token, ip).await {
         Ok((link, assistant)) => (
             StatusCode::OK,
             json!({

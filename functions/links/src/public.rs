@@ -31,9 +31,10 @@ const HISTORY_LIMIT: usize = 200;
 #[tracing::instrument(name = "link_info", skip_all)]
 pub async fn info(
     State(state): State<AppState>,
+    SourceIp(ip): SourceIp,
     Path(token): Path<String>,
 ) -> Result<Json<Value>, LinksError> {
-    let (link, assistant) = serving_link(&state, &token).await?;
+    let (link, assistant) = serving_link(&state, &token, ip).await?;
     Ok(Json(json!({
         "welcome_message": link.settings.welcome_message,
         "require_email": link.settings.require_email,
@@ -48,7 +49,7 @@ pub async fn create_session(
     SourceIp(ip): SourceIp,
     Path(token): Path<String>,
 ) -> Result<Response, LinksError> {
-    let (link, _) = serving_link(&state, &token).await?;
+    let (link, _) = serving_link(&state, &token, ip).await?;
     if link.settings.require_email {
         return Err(LinksError::EmailRequired);
     }
@@ -157,6 +158,7 @@ pub async fn history(
 #[tracing::instrument(name = "link_chat", skip_all)]
 pub async fn chat(
     State(state): State<AppState>,
+    SourceIp(ip): SourceIp,
     LinkSession {
         link,
         assistant,
@@ -184,6 +186,12 @@ pub async fn chat(
         u64::from(link.settings.rate_limit_per_hour),
         3_600,
     )];
+    caps.extend(ratelimit::ip_cap(
+        &state.settings,
+        "link",
+        &assistant.id,
+        ip,
+    ));
     caps.extend(ratelimit::public_caps(&state.settings, &assistant.id, None));
     ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
 

@@ -39,8 +39,12 @@ fn email_of(body: &Map<String, Value>) -> Result<String, LinksError> {
     parse_email(raw).map_err(|e| LinksError::Invalid(e.0))
 }
 
-async fn email_link(state: &AppState, token: &str) -> Result<PublicLink, LinksError> {
-    let (link, _) = serving_link(state, token).await?;
+async fn email_link(
+    state: &AppState,
+    token: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<PublicLink, LinksError> {
+    let (link, _) = serving_link(state, token, ip).await?;
     if !link.settings.require_email {
         return Err(LinksError::EmailNotUsed);
     }
@@ -64,7 +68,7 @@ pub async fn send_code(
     Path(token): Path<String>,
     JsonObject(body, ..): JsonObject<LinksError>,
 ) -> Result<Response, LinksError> {
-    let link = email_link(&state, &token).await?;
+    let link = email_link(&state, &token, ip).await?;
     let email = email_of(&body)?;
     if !state.mailer.configured() {
         return Err(LinksError::MailUnavailable);
@@ -128,10 +132,11 @@ async fn send(
 #[tracing::instrument(name = "confirm_code", skip_all)]
 pub async fn confirm(
     State(state): State<AppState>,
+    SourceIp(ip): SourceIp,
     Path(token): Path<String>,
     JsonObject(body, ..): JsonObject<LinksError>,
 ) -> Result<Json<Value>, LinksError> {
-    let link = email_link(&state, &token).await?;
+    let link = email_link(&state, &token, ip).await?;
     let email = email_of(&body)?;
     let presented = body
         .get("code")

@@ -705,6 +705,55 @@ async fn a_verified_emails_memory_reaches_its_later_conversations() {
 }
 
 #[tokio::test]
+async fn guessing_link_or_session_tokens_from_one_address_is_throttled() {
+    let app = TestApp::build(agentgate_links::router)
+        .settings(|s| s.guesses_per_window = 4)
+        .start()
+        .await;
+    let a = bot(&app, json!({})).await;
+    let token = token_of(&link(&app, &a, json!({})).await);
+    let (s, _) = session(&app, &token).await;
+    let ip = [10, 5, 5, 5];
+    for guess in [
+        "agp_unknown0000000000000000000000",
+        "link_guess_token_000001",
+    ] {
+        let resp = app
+            .get(&format!("/api/public/links/{guess}"))
+            .from_ip(ip)
+            .send()
+            .await;
+        resp.assert_error(404, "LINK_NOT_FOUND");
+    }
+    for guess in [
+        "ags_000",
+        "ags_000000000000000000000000000000000000000000000000",
+    ] {
+        let resp = app
+            .get(&format!("/api/public/history/{token}"))
+            .bearer(guess)
+            .from_ip(ip)
+            .send()
+            .await;
+        resp.assert_error(401, "SESSION_INVALID");
+    }
+    let resp = app
+        .get(&format!("/api/public/history/{token}"))
+        .bearer(&s)
+        .from_ip(ip)
+        .send()
+        .await;
+    resp.assert_error(429, "RATE_LIMITED");
+    let other = app
+        .get(&format!("/api/public/history/{token}"))
+        .bearer(&s)
+        .from_ip([10, 5, 5, 6])
+        .send()
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn no_token_email_or_code_reaches_the_logs() {
     let (logs, _guard) = agentgate_shared::testing::CapturedLogs::start();
     let (app, _, token) = linked(json!({}), json!({"require_email": true})).await;

@@ -3,10 +3,29 @@
 
 use agentgate_shared::domain::assistant::{AccessMode, Assistant};
 use agentgate_shared::domain::token::{self, PublicToken};
+use agentgate_shared::http::SourceIp;
+use agentgate_shared::ratelimit::Guesses;
 use agentgate_shared::state::AppState;
 use axum::extract::FromRequestParts;
 
 use crate::OpenAiError;
+
+/// The assistant `raw` is a live token of, if any.
+async fn open(state: &AppState, raw: &str, now: i64) -> Result<Option<Assistant>, OpenAiError> {
+    let Ok(presented) = PublicToken::parse_presented(raw) else {
+        return Ok(None);
+    };
+    let Some(id) = state
+        .store
+        .find_assistant_by_token(&presented.digest())
+        .await?
+    else {
+        return Ok(None);
+    };
+    tracing::Span::current().record("assistant_id", id.as_str());
+    let found = state.store.get_assistant(&id).await?;
+    Ok(found.filter(|a| a.accepts(&presented, now)))
+}
 
 /// The assistant the request's public token opens.
 pub struct KeyAssistant(pub Assistant);
@@ -22,19 +41,13 @@ impl FromRequestParts<AppState> for KeyAssistant {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (_, raw) = token::extract(&parts.headers, None).ok_or(OpenAiError::MissingKey)?;
-        let presented = PublicToken::parse_presented(raw).map_err(|_| OpenAiError::InvalidKey)?;
-        let id = state
-            .store
-            .find_assistant_by_token(&presented.digest())
-            .await?
-            .ok_or(OpenAiError::InvalidKey)?;
-        tracing::Span::current().record("assistant_id", id.as_str());
-        let assistant = state
-            .store
-            .get_assistant(&id)
-            .await?
-            .filter(|a| a.accepts(&presented, state.clock.now_secs()))
-            .ok_or(OpenAiError::InvalidKey)?;
+        let SourceIp(ip) = SourceIp::from_extensions(&parts.extensions);
+        let now = state.clock.now_secs();
+        let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
+        let Some(assistant) = open(state, raw, now).await? else {
+            guesses.failed(state.store.as_ref()).await?;
+            return Err(OpenAiError::InvalidKey);
+        };
         if assistant.access_mode() == AccessMode::Authenticated {
             return Err(OpenAiError::NotPublic);
         }

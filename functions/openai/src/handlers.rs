@@ -4,7 +4,7 @@
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::thread::ThreadKey;
-use agentgate_shared::http::{JsonObject, sse_response};
+use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
 use agentgate_shared::memory;
 use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
@@ -46,6 +46,7 @@ const ANONYMOUS: &str = "anonymous";
 pub async fn chat_completions(
     State(state): State<AppState>,
     KeyAssistant(assistant): KeyAssistant,
+    SourceIp(ip): SourceIp,
     EndUserHeader(header): EndUserHeader,
     JsonObject(body, ..): JsonObject<OpenAiError>,
 ) -> Result<Response, OpenAiError> {
@@ -55,11 +56,7 @@ pub async fn chat_completions(
         (None, Some(h)) => Some(parse_user(&h, "X-End-User")?),
         (None, None) => None,
     };
-    let caps = ratelimit::public_caps(
-        &state.settings,
-        &assistant.id,
-        end_user.as_deref().map(|u| format!("openai-user:{u}")),
-    );
+    let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
     ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
     // Only a named end user has a memory: the anonymous transcript is shared by everyone.
     let memory = end_user

@@ -312,6 +312,59 @@ async fn a_non_streaming_reply_the_upstream_breaks_off_is_502_and_still_counted(
     );
 }
 
+#[tokio::test]
+async fn requests_without_a_user_and_from_one_address_are_capped() {
+    let app = TestApp::tuned(agentgate_openai::router, |s| {
+        s.anonymous_per_minute = 3;
+        s.ip_per_minute = 4;
+    })
+    .await;
+    public(&app, "echo").await;
+    let from = |ip: [u8; 4], user: Option<&str>| {
+        let mut body = hello();
+        if let Some(u) = user {
+            body["user"] = json!(u);
+        }
+        chat(&app, TOKEN, &body).from_ip(ip).send()
+    };
+    let statuses =
+        |list: Vec<TestResponse>| list.iter().map(|r| r.status.as_u16()).collect::<Vec<_>>();
+    // No user named: one shared per-minute cap for the token, whatever the address.
+    let mut anonymous = Vec::new();
+    for i in 0..4u8 {
+        anonymous.push(from([10, 0, 1, i], None).await);
+    }
+    assert_eq!(statuses(anonymous), [200, 200, 200, 429]);
+    // Named users from one address: the address cap holds however many names it uses.
+    let mut named = Vec::new();
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        named.push(from([10, 0, 2, 1], Some(user)).await);
+    }
+    let last = named.last().unwrap().clone();
+    assert_eq!(statuses(named), [200, 200, 200, 200, 429]);
+    assert_eq!(error_of(&last)["code"], "rate_limit_exceeded");
+    assert_eq!(from([10, 0, 2, 2], Some("u6")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn guessing_keys_from_one_address_is_throttled() {
+    let app = TestApp::tuned(agentgate_openai::router, |s| s.guesses_per_window = 3).await;
+    public(&app, "echo").await;
+    let attempt = |key: &str, ip: [u8; 4]| chat(&app, key, &hello()).from_ip(ip).send();
+    for i in 0..3 {
+        let resp = attempt(&format!("pubkey_guess_number_{i:04}"), [10, 9, 9, 9]).await;
+        assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
+    }
+    let resp = attempt(TOKEN, [10, 9, 9, 9]).await;
+    assert_eq!(
+        resp.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right key, for a while"
+    );
+    assert!(resp.header("retry-after").parse::<u64>().unwrap() <= 600);
+    assert_eq!(attempt(TOKEN, [10, 9, 9, 8]).await.status, StatusCode::OK);
+}
+
 agentgate_shared::router_answers_sample_events!(
     agentgate_openai::router,
     "openai",

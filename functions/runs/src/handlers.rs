@@ -1,14 +1,14 @@
 //! Thin handlers: parse, authorize, pick the thread, then hand the turn to the turn service
 //! with the native encoder.
 
-use agentgate_shared::domain::assistant::{AccessMode, Assistant};
+use agentgate_shared::domain::assistant::{AccessDenied, AccessMode, Assistant};
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::domain::token;
 use agentgate_shared::http::{JsonObject, Owner, SourceIp, sse_response};
 use agentgate_shared::memory;
-use agentgate_shared::ratelimit;
+use agentgate_shared::ratelimit::{self, Guesses};
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::native::NativeEncoder;
 use agentgate_shared::turn::{History, Turn};
@@ -30,7 +30,14 @@ pub async fn public_stream(
     let mut req = RunRequest::parse(&body, Caller::Public)?;
     let assistant = find(&state, &req, |_| true).await?;
     let presented = token::extract(&headers, req.token.as_deref()).map(|(_, t)| t);
-    assistant.admit_public(presented, state.clock.now_secs())?;
+    let now = state.clock.now_secs();
+    let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
+    if let Err(denied) = assistant.admit_public(presented, now) {
+        if denied == AccessDenied::InvalidToken {
+            guesses.failed(state.store.as_ref()).await?;
+        }
+        return Err(denied.into());
+    }
     let caps = ratelimit::public_caps(
         &state.settings,
         &assistant.id,

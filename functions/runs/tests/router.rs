@@ -468,6 +468,29 @@ async fn public_callers_cannot_speak_as_the_system() {
     assert_eq!(owner.status, StatusCode::OK, "the owner may");
 }
 
+#[tokio::test]
+async fn guessing_tokens_from_one_address_is_throttled() {
+    let app = TestApp::tuned(agentgate_runs::router, |s| s.guesses_per_window = 3).await;
+    let a = public_bot(&app).await;
+    let attempt = |token: String, ip: [u8; 4]| {
+        app.post(PUBLIC)
+            .header("x-public-bot-token", &token)
+            .from_ip(ip)
+            .json(&run_body(&a, "t", "x"))
+            .send()
+    };
+    for i in 0..3 {
+        let resp = attempt(format!("pubkey_guess_number_{i:04}"), [10, 7, 7, 7]).await;
+        assert_eq!(resp.status, StatusCode::FORBIDDEN);
+    }
+    let resp = attempt(TOKEN.into(), [10, 7, 7, 7]).await;
+    assert_eq!(resp.status, StatusCode::TOO_MANY_REQUESTS, "{}", resp.text);
+    assert_eq!(
+        attempt(TOKEN.into(), [10, 7, 7, 8]).await.status,
+        StatusCode::OK
+    );
+}
+
 agentgate_shared::router_answers_sample_events!(
     agentgate_runs::router,
     "runs",

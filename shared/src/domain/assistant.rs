@@ -440,7 +440,7 @@ mod tests {
                 .unwrap()
                 .contains("pubkey_mybot_abc123")
         );
-        assert_eq!(a.public_configurable()[KEY_PUBLIC_TOKEN], "pubkey...c123");
+        assert_eq!(a.public_configurable()[KEY_PUBLIC_TOKEN], "****c123");
         let good = PublicToken::parse_presented("pubkey_mybot_abc123").unwrap();
         let bad = PublicToken::parse_presented("pubkey_mybot_abc124").unwrap();
         assert!(a.accepts(&good, 0));

@@ -76,6 +76,11 @@ impl PublicToken {
                 "type==agent/public_token must be at least {MIN_OWNER_TOKEN_LEN} characters without spaces"
             )));
         }
+        if !varied(&token.0) {
+            return Err(Invalid::new(format!(
+                "type==agent/public_token is too easy to guess: use at least {MIN_DISTINCT_CHARS} different characters and more length (or rotate to have one minted)"
+            )));
+        }
         Ok(token)
     }
 
@@ -123,15 +128,37 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// Shows enough of a token to recognise it: its first 6 and last 4 characters.
+/// Shows enough of a token to recognise it and no more: its last 4 characters (after the
+/// public `agp_` prefix of minted tokens). Short strings show nothing.
 pub fn mask(token: &str) -> String {
     let chars: Vec<char> = token.chars().collect();
     if chars.len() <= 12 {
         return "****".to_owned();
     }
-    let head: String = chars[..6].iter().collect();
+    let prefix = if token.starts_with(PREFIX) {
+        PREFIX
+    } else {
+        ""
+    };
     let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}...{tail}")
+    format!("{prefix}****{tail}")
+}
+
+/// Fewest distinct characters an owner-chosen token may use.
+pub const MIN_DISTINCT_CHARS: usize = 8;
+/// Least entropy an owner-chosen token must carry, estimated as its length times the bits
+/// of one character drawn from the characters it uses.
+pub const MIN_TOKEN_BITS: f64 = 64.0;
+
+/// Whether an owner-chosen token has real variety (not `aaaaaaaaaaaaaaaa` or a repeated
+/// short pattern).
+fn varied(token: &str) -> bool {
+    let distinct = token
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let bits = token.chars().count() as f64 * (distinct as f64).log2();
+    distinct >= MIN_DISTINCT_CHARS && bits >= MIN_TOKEN_BITS
 }
 
 /// SHA-256 of a token: the only form in which tokens are stored.
@@ -269,8 +296,29 @@ mod tests {
 
     #[test]
     fn masking_hides_the_middle() {
-        assert_eq!(mask("pubkey_mybot_abc123"), "pubkey...c123");
+        assert_eq!(mask("pubkey_mybot_abc123"), "****c123");
+        assert_eq!(mask("agp_0123456789abcdefghijklmnopq"), "agp_****nopq");
         assert_eq!(mask("short"), "****");
+    }
+
+    #[test]
+    fn owner_chosen_tokens_need_variety() {
+        for weak in [
+            "aaaaaaaaaaaaaaaa",
+            "abababababababababab",
+            "abcdefgabcdefgab",
+            "1234567812345678",
+        ] {
+            let err = PublicToken::parse_owner_chosen(weak).unwrap_err();
+            assert!(err.0.contains("too easy to guess"), "{weak}: {err}");
+        }
+        for fine in [
+            "pubkey_mybot_abc123",
+            "pubkey_widget_test_0001",
+            "Kx8#pQ2m!Lr5&vZ9",
+        ] {
+            assert!(PublicToken::parse_owner_chosen(fine).is_ok(), "{fine}");
+        }
         let t = PublicToken::mint();
         assert!(!format!("{t:?}").contains(t.expose()));
     }
