@@ -18,6 +18,32 @@ use std::net::IpAddr;
 
 use crate::LinksError;
 
+/// What every public link route reads first: the link token in its path, and the address
+/// the request came from (guesses are counted per address).
+pub struct LinkPath {
+    pub token: String,
+    pub ip: Option<IpAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LinkPath {
+    type Rejection = LinksError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, LinksError> {
+        let Path(token) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| LinksError::LinkNotFound)?;
+        let SourceIp(ip) = SourceIp::from_extensions(&parts.extensions);
+        Ok(Self { token, ip })
+    }
+}
+
+impl LinkPath {
+    /// The serving link this path opens, with its assistant.
+    pub async fn open(&self, state: &AppState) -> Result<(PublicLink, Assistant), LinksError> {
+        serving_link(state, &self.token, self.ip).await
+    }
+}
+
 /// The serving link a token opens, with its assistant. Unknown tokens count as guesses
 /// of the caller's address (`ip`).
 pub async fn serving_link(
@@ -61,10 +87,7 @@ impl FromRequestParts<AppState> for LinkSession {
     type Rejection = LinksError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, LinksError> {
-        let Path(token) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| LinksError::LinkNotFound)?;
-        let SourceIp(ip) = SourceIp::from_extensions(&parts.extensions);
+        let LinkPath { token, ip } = LinkPath::from_request_parts(parts, state).await?;
         let (link, assistant) = serving_link(state, &token, ip).await?;
         let bearer = parts
             .headers

@@ -6,28 +6,23 @@
 //! The token is in the URL, so the page is never cached and sends no referrer; a strict
 //! CSP allows only its own script, its own style and requests to this origin.
 
-use agentgate_shared::http::SourceIp;
 use agentgate_shared::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::access::serving_link;
+use crate::access::LinkPath;
 
 const PAGE: &str = include_str!("page.html");
 
 #[tracing::instrument(name = "chat_page", skip_all)]
-pub async fn page(
-    State(state): State<AppState>,
-    SourceIp(ip): SourceIp,
-    Path(token): Path<String>,
-) -> Response {
-    let (status, boot) = match serving_link(&state, &token, ip).await {
+pub async fn page(State(state): State<AppState>, path: LinkPath) -> Response {
+    let (status, boot) = match path.open(&state).await {
         Ok((link, assistant)) => (
             StatusCode::OK,
             json!({
-                "token": token,
+                "token": path.token,
                 "welcome_message": link.settings.welcome_message,
                 "require_email": link.settings.require_email,
                 "assistant_name": assistant.name,
@@ -39,7 +34,7 @@ pub async fn page(
                 StatusCode::NOT_FOUND | StatusCode::GONE => e.to_string(),
                 _ => "This chat is unavailable right now. Please try again in a moment.".to_owned(),
             };
-            (status, json!({"token": token, "notice": notice}))
+            (status, json!({"token": path.token, "notice": notice}))
         }
     };
     render(status, &boot)

@@ -16,13 +16,13 @@ use agentgate_shared::state::AppState;
 use agentgate_shared::stream::widget::{StatusLabels, TurnIds, UiMessageEncoder};
 use agentgate_shared::turn::{History, Turn};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
 use crate::LinksError;
-use crate::access::{LinkSession, serving_link};
+use crate::access::{LinkPath, LinkSession};
 
 /// How many messages the history of one conversation returns at most.
 const HISTORY_LIMIT: usize = 200;
@@ -31,10 +31,9 @@ const HISTORY_LIMIT: usize = 200;
 #[tracing::instrument(name = "link_info", skip_all)]
 pub async fn info(
     State(state): State<AppState>,
-    SourceIp(ip): SourceIp,
-    Path(token): Path<String>,
+    path: LinkPath,
 ) -> Result<Json<Value>, LinksError> {
-    let (link, assistant) = serving_link(&state, &token, ip).await?;
+    let (link, assistant) = path.open(&state).await?;
     Ok(Json(json!({
         "welcome_message": link.settings.welcome_message,
         "require_email": link.settings.require_email,
@@ -46,15 +45,14 @@ pub async fn info(
 #[tracing::instrument(name = "create_session", skip_all)]
 pub async fn create_session(
     State(state): State<AppState>,
-    SourceIp(ip): SourceIp,
-    Path(token): Path<String>,
+    path: LinkPath,
 ) -> Result<Response, LinksError> {
-    let (link, _) = serving_link(&state, &token, ip).await?;
+    let (link, _) = path.open(&state).await?;
     if link.settings.require_email {
         return Err(LinksError::EmailRequired);
     }
     // Per source address, so minting sessions does not escape the per-session limit.
-    if let Some(ip) = ip {
+    if let Some(ip) = path.ip {
         let cap = Cap::new(
             format!("link-sessions:{ip}"),
             SESSIONS_PER_IP_PER_HOUR,

@@ -13,18 +13,18 @@ use agentgate_shared::domain::link::{
     SENDS_PER_EMAIL_PER_HOUR, SENDS_PER_IP_PER_HOUR, Subject, code_key, parse_code, parse_email,
 };
 use agentgate_shared::domain::ratelimit::Cap;
-use agentgate_shared::http::{JsonObject, SourceIp};
+use agentgate_shared::http::JsonObject;
 use agentgate_shared::mail::Email;
 use agentgate_shared::ratelimit::{self, RateLimitError};
 use agentgate_shared::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::LinksError;
-use crate::access::serving_link;
+use crate::access::LinkPath;
 use crate::public::open_session;
 
 /// What every code request answers.
@@ -39,12 +39,8 @@ fn email_of(body: &Map<String, Value>) -> Result<String, LinksError> {
     parse_email(raw).map_err(|e| LinksError::Invalid(e.0))
 }
 
-async fn email_link(
-    state: &AppState,
-    token: &str,
-    ip: Option<std::net::IpAddr>,
-) -> Result<PublicLink, LinksError> {
-    let (link, _) = serving_link(state, token, ip).await?;
+async fn email_link(state: &AppState, path: &LinkPath) -> Result<PublicLink, LinksError> {
+    let (link, _) = path.open(state).await?;
     if !link.settings.require_email {
         return Err(LinksError::EmailNotUsed);
     }
@@ -64,18 +60,17 @@ fn failures_cap(link: &PublicLink, email: &str) -> Cap {
 #[tracing::instrument(name = "send_code", skip_all)]
 pub async fn send_code(
     State(state): State<AppState>,
-    SourceIp(ip): SourceIp,
-    Path(token): Path<String>,
+    path: LinkPath,
     JsonObject(body, ..): JsonObject<LinksError>,
 ) -> Result<Response, LinksError> {
-    let link = email_link(&state, &token, ip).await?;
+    let link = email_link(&state, &path).await?;
     let email = email_of(&body)?;
     if !state.mailer.configured() {
         return Err(LinksError::MailUnavailable);
     }
     let now = state.clock.now_secs();
     // The address cap is visible (it says nothing about the email); the email's is not.
-    if let Some(ip) = ip {
+    if let Some(ip) = path.ip {
         let cap = Cap::new(format!("code-sends-ip:{ip}"), SENDS_PER_IP_PER_HOUR, 3_600);
         ratelimit::admit(state.store.as_ref(), &[cap], now).await?;
     }
@@ -132,11 +127,10 @@ async fn send(
 #[tracing::instrument(name = "confirm_code", skip_all)]
 pub async fn confirm(
     State(state): State<AppState>,
-    SourceIp(ip): SourceIp,
-    Path(token): Path<String>,
+    path: LinkPath,
     JsonObject(body, ..): JsonObject<LinksError>,
 ) -> Result<Json<Value>, LinksError> {
-    let link = email_link(&state, &token, ip).await?;
+    let link = email_link(&state, &path).await?;
     let email = email_of(&body)?;
     let presented = body
         .get("code")

@@ -504,22 +504,14 @@ async fn messages_are_limited_per_session_and_sessions_per_address() {
     );
 
     // Minting sessions from one address is capped too.
+    let sessions = format!("/api/public/sessions/{token}");
+    let mint = |ip: [u8; 4]| app.post(&sessions).from_ip(ip).send();
     let mut last = StatusCode::OK;
     for _ in 0..40 {
-        last = app
-            .post(&format!("/api/public/sessions/{token}"))
-            .from_ip([10, 0, 0, 9])
-            .send()
-            .await
-            .status;
+        last = mint([10, 0, 0, 9]).await.status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
-    let elsewhere = app
-        .post(&format!("/api/public/sessions/{token}"))
-        .from_ip([10, 0, 0, 10])
-        .send()
-        .await;
-    assert_eq!(elsewhere.status, StatusCode::CREATED);
+    assert_eq!(mint([10, 0, 0, 10]).await.status, StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -706,51 +698,33 @@ async fn a_verified_emails_memory_reaches_its_later_conversations() {
 
 #[tokio::test]
 async fn guessing_link_or_session_tokens_from_one_address_is_throttled() {
-    let app = TestApp::build(agentgate_links::router)
-        .settings(|s| s.guesses_per_window = 4)
-        .start()
-        .await;
+    let app = TestApp::tuned(agentgate_links::router, |s| s.guesses_per_window = 4).await;
     let a = bot(&app, json!({})).await;
     let token = token_of(&link(&app, &a, json!({})).await);
     let (s, _) = session(&app, &token).await;
-    let ip = [10, 5, 5, 5];
+    let get =
+        |path: String, bearer: &str, ip: [u8; 4]| app.get(&path).bearer(bearer).from_ip(ip).send();
+    let attacker = [10, 5, 5, 5];
     for guess in [
         "agp_unknown0000000000000000000000",
         "link_guess_token_000001",
     ] {
-        let resp = app
-            .get(&format!("/api/public/links/{guess}"))
-            .from_ip(ip)
-            .send()
-            .await;
+        let resp = get(format!("/api/public/links/{guess}"), "", attacker).await;
         resp.assert_error(404, "LINK_NOT_FOUND");
     }
+    let history = format!("/api/public/history/{token}");
     for guess in [
         "ags_000",
         "ags_000000000000000000000000000000000000000000000000",
     ] {
-        let resp = app
-            .get(&format!("/api/public/history/{token}"))
-            .bearer(guess)
-            .from_ip(ip)
-            .send()
-            .await;
-        resp.assert_error(401, "SESSION_INVALID");
+        get(history.clone(), guess, attacker)
+            .await
+            .assert_error(401, "SESSION_INVALID");
     }
-    let resp = app
-        .get(&format!("/api/public/history/{token}"))
-        .bearer(&s)
-        .from_ip(ip)
-        .send()
-        .await;
-    resp.assert_error(429, "RATE_LIMITED");
-    let other = app
-        .get(&format!("/api/public/history/{token}"))
-        .bearer(&s)
-        .from_ip([10, 5, 5, 6])
-        .send()
-        .await;
-    assert_eq!(other.status, StatusCode::OK);
+    get(history.clone(), &s, attacker)
+        .await
+        .assert_error(429, "RATE_LIMITED");
+    assert_eq!(get(history, &s, [10, 5, 5, 6]).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

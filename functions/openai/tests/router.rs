@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+use agentgate_shared::config::Settings;
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::message::Role;
 use agentgate_shared::domain::thread::ThreadKey;
@@ -314,11 +315,8 @@ async fn a_non_streaming_reply_the_upstream_breaks_off_is_502_and_still_counted(
 
 #[tokio::test]
 async fn requests_without_a_user_and_from_one_address_are_capped() {
-    let app = TestApp::tuned(agentgate_openai::router, |s| {
-        s.anonymous_per_minute = 3;
-        s.ip_per_minute = 4;
-    })
-    .await;
+    let caps = |s: &mut Settings| (s.anonymous_per_minute, s.ip_per_minute) = (3, 4);
+    let app = TestApp::tuned(agentgate_openai::router, caps).await;
     public(&app, "echo").await;
     let from = |ip: [u8; 4], user: Option<&str>| {
         let mut body = hello();
