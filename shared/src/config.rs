@@ -101,6 +101,12 @@ pub struct Settings {
     /// OpenAI-compatible requests per minute per token that name no end user
     /// (`AGENTGATE_ANONYMOUS_PER_MINUTE`).
     pub anonymous_per_minute: u64,
+    /// Characters of earlier messages a turn sends the model, newest first
+    /// (`AGENTGATE_HISTORY_CHARS`; an assistant's `type==agent/history_chars` overrides it).
+    pub history_chars: usize,
+    /// Tokens (input and output) public callers may spend per assistant per UTC day
+    /// (`AGENTGATE_DAILY_TOKEN_BUDGET`; `type==agent/daily_token_budget` overrides it).
+    pub daily_token_budget: u64,
     /// Who summarises per-user memories: this process (local) or the table's stream.
     pub memory_trigger: Trigger,
 }
@@ -120,6 +126,8 @@ impl Default for Settings {
             guesses_per_window: 30,
             ip_per_minute: 60,
             anonymous_per_minute: 120,
+            history_chars: 12_000,
+            daily_token_budget: 2_000_000,
             memory_trigger: Trigger::InProcess,
         }
     }
@@ -162,6 +170,8 @@ impl Settings {
             guesses_per_window: env_num("AGENTGATE_GUESSES_PER_10_MIN", 30)?,
             ip_per_minute: env_num("AGENTGATE_IP_PER_MINUTE", 60)?,
             anonymous_per_minute: env_num("AGENTGATE_ANONYMOUS_PER_MINUTE", 120)?,
+            history_chars: env_num("AGENTGATE_HISTORY_CHARS", 12_000)?,
+            daily_token_budget: env_num("AGENTGATE_DAILY_TOKEN_BUDGET", 2_000_000)?,
             pacing: Pacing {
                 snapshot_interval: Duration::from_millis(env_num(
                     "AGENTGATE_SNAPSHOT_INTERVAL_MS",

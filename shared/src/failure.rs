@@ -213,6 +213,10 @@ impl From<TurnError> for Fault {
         match e {
             TurnError::Provider(e) => Self::Provider(e),
             TurnError::Store(e) => Self::Store(e),
+            TurnError::OverBudget { retry_after_secs } => Self::RateLimited(Limited {
+                scope: "daily token budget".into(),
+                retry_after_secs,
+            }),
         }
     }
 }

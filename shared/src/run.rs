@@ -135,6 +135,9 @@ pub enum TurnError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The assistant's public callers spent today's token budget.
+    #[error("this assistant's daily budget is spent; try again after midnight UTC")]
+    OverBudget { retry_after_secs: u64 },
 }
 
 /// Collects a whole reply and ends the turn with `hooks`, as [`stream_body`] does for

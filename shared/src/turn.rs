@@ -45,6 +45,7 @@ pub struct Turn<'a> {
     input: Vec<Message>,
     saved: Option<Vec<Message>>,
     options: TurnOptions,
+    public: bool,
 }
 
 impl<'a> Turn<'a> {
@@ -58,12 +59,20 @@ impl<'a> Turn<'a> {
             input,
             saved: None,
             options: TurnOptions::default(),
+            public: false,
         }
     }
 
     #[must_use]
     pub fn history(mut self, history: History) -> Self {
         self.history = history;
+        self
+    }
+
+    /// A public caller's turn: refused once the assistant's daily token budget is spent.
+    #[must_use]
+    pub fn public(mut self) -> Self {
+        self.public = true;
         self
     }
 
@@ -101,6 +110,22 @@ impl Started {
     pub async fn complete(self) -> Result<Completion, TurnError> {
         run::complete(self.events, self.hooks, self.pacing).await
     }
+}
+
+/// The newest messages of `history` whose text fits in `budget` characters, oldest first:
+/// what a long conversation costs per turn stays bounded.
+pub fn newest_within(mut history: Vec<Message>, budget: usize) -> Vec<Message> {
+    let mut used = 0usize;
+    let keep = history
+        .iter()
+        .rev()
+        .take_while(|m| {
+            used = used.saturating_add(m.content.chars().count());
+            used <= budget
+        })
+        .count();
+    history.drain(..history.len() - keep);
+    history
 }
 
 /// The service. Cheap to clone; built once by the composition root.
@@ -151,6 +176,30 @@ impl Turns {
         ))
     }
 
+    /// Refuses a public turn once today's usage reached the assistant's token budget (its
+    /// own `type==agent/daily_token_budget`, or the deployment's).
+    async fn within_budget(&self, assistant: &Assistant) -> Result<(), TurnError> {
+        let now = self.clock.now_secs();
+        let today = now.div_euclid(86_400);
+        let budget = assistant
+            .daily_token_budget()
+            .unwrap_or(self.settings.daily_token_budget);
+        let spent: u64 = self
+            .store
+            .usage(&assistant.id, today, today)
+            .await?
+            .iter()
+            .map(|d| d.totals.input_tokens.saturating_add(d.totals.output_tokens))
+            .sum();
+        if spent >= budget {
+            let retry_after_secs = u64::try_from((today + 1) * 86_400 - now)
+                .unwrap_or(1)
+                .max(1);
+            return Err(TurnError::OverBudget { retry_after_secs });
+        }
+        Ok(())
+    }
+
     /// Reads what the turn needs, starts the model and prepares the save. Errors here
     /// happen before any response byte, so families answer them with a status.
     pub async fn start(&self, turn: Turn<'_>) -> Result<Started, TurnError> {
@@ -162,7 +211,11 @@ impl Turns {
             input,
             saved,
             mut options,
+            public,
         } = turn;
+        if public {
+            self.within_budget(assistant).await?;
+        }
         let history = match history {
             History::Stored => self
                 .store
@@ -174,6 +227,10 @@ impl Turns {
             History::Given(messages) => messages,
             History::Sent => Vec::new(),
         };
+        let budget = assistant
+            .history_chars()
+            .unwrap_or(self.settings.history_chars);
+        let history = newest_within(history, budget);
         options.memory = self.memories.recall(thread.memory()).await;
         // An upstream that never answers the request is cut like one that never starts
         // its reply: at the first-token limit.

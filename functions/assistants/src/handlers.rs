@@ -16,7 +16,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::AssistantsError;
-use crate::view::{assistant_json, memory_json, parse_patch, usage_json};
+use crate::view::{Budget, assistant_json, memory_json, parse_patch, usage_json};
 
 /// The owner, from the user JWT.
 type OwnerJwt = Owner<AssistantsError>;
@@ -138,7 +138,13 @@ pub async fn usage(
         .store
         .usage(&assistant.id, today - days + 1, today)
         .await?;
-    Ok(Json(usage_json(&assistant, days, &rows)))
+    let budget = Budget {
+        tokens: assistant
+            .daily_token_budget()
+            .unwrap_or(state.settings.daily_token_budget),
+        today,
+    };
+    Ok(Json(usage_json(&assistant, days, &rows, budget)))
 }
 
 /// Whose memory a memory route names: the caller (`memories/owner`), a named end user of

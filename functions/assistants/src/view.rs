@@ -54,8 +54,9 @@ fn totals_json(t: &UsageDelta) -> Value {
     })
 }
 
-/// Daily usage rows and their sum.
-pub fn usage_json(a: &Assistant, days: i64, rows: &[DailyUsage]) -> Value {
+/// Daily usage rows and their sum, with the daily token budget of public callers and what
+/// today's usage left of it.
+pub fn usage_json(a: &Assistant, days: i64, rows: &[DailyUsage], budget: Budget) -> Value {
     let mut sum = UsageDelta::default();
     for r in rows {
         let t = &r.totals;
@@ -73,7 +74,22 @@ pub fn usage_json(a: &Assistant, days: i64, rows: &[DailyUsage]) -> Value {
             v
         })
         .collect();
-    json!({"assistant_id": a.id, "days": days, "daily": daily, "totals": totals_json(&sum)})
+    let today = rows
+        .iter()
+        .find(|r| r.day == budget.today)
+        .map(|r| r.totals)
+        .unwrap_or_default();
+    let spent = today.input_tokens.saturating_add(today.output_tokens);
+    json!({"assistant_id": a.id, "days": days, "daily": daily, "totals": totals_json(&sum),
+           "daily_token_budget": {"tokens": budget.tokens, "spent_today": spent,
+                                  "exhausted": spent >= budget.tokens}})
+}
+
+/// The daily token budget that applies to an assistant, and which day is today.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub tokens: u64,
+    pub today: i64,
 }
 
 /// A memory as its owner sees it.

@@ -231,6 +231,13 @@ async fn owners_read_their_assistants_usage() {
     );
     assert!(totals["output_tokens"].as_u64().unwrap() > 0);
     assert_eq!(usage_json["daily"].as_array().unwrap().len(), 1);
+    let budget = &usage_json["daily_token_budget"];
+    assert_eq!(budget["tokens"], 2_000_000);
+    assert_eq!(
+        budget["spent_today"],
+        totals["input_tokens"].as_u64().unwrap() + totals["output_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(budget["exhausted"], false);
     assert_eq!(usage_json["daily"][0]["date"].as_str().unwrap().len(), 10);
 
     assert_eq!(usage("", "mallory").await.status, StatusCode::NOT_FOUND);

@@ -211,7 +211,9 @@ pub async fn chat(
     let history = state.turns.existing(&key).await?.unwrap_or_default();
     let labels = StatusLabels::new(!history.is_empty());
     let input = vec![Message::new(Role::Human, text)];
-    let turn = Turn::new(&assistant, key, input).history(History::Given(history));
+    let turn = Turn::new(&assistant, key, input)
+        .history(History::Given(history))
+        .public();
     let started = state.turns.start(turn).await?;
     let ids = TurnIds {
         message_id: started.run_id.as_str().to_owned(),

@@ -68,7 +68,8 @@ pub async fn chat_completions(
     let turn = Turn::new(&assistant, key, req.messages.clone())
         .history(History::Sent)
         .saving(req.new_turn())
-        .options(req.options.clone());
+        .options(req.options.clone())
+        .public();
     let started = state.turns.start(turn).await?;
     let model = req
         .model

@@ -45,7 +45,7 @@ pub async fn public_stream(
     );
     ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
     let thread = public_thread(&state, &assistant, req.thread_id.take()).await?;
-    run_turn(&state, &assistant, thread, req).await
+    run_turn(&state, &assistant, thread, req.public()).await
 }
 
 /// The thread a public run continues. A `public_token` integration owns its thread ids.
@@ -141,9 +141,12 @@ async fn run_turn(
     thread: RunThread,
     req: RunRequest,
 ) -> Result<Response, RunsError> {
-    let turn = Turn::new(assistant, thread.key, req.input)
+    let mut turn = Turn::new(assistant, thread.key, req.input)
         .history(thread.history)
         .options(req.options);
+    if req.public {
+        turn = turn.public();
+    }
     let started = state.turns.start(turn).await?;
     let encoder = NativeEncoder::new(started.run_id.as_str(), thread.id.as_str())
         .ignoring(thread.ignored.as_ref().map(ThreadId::as_str));

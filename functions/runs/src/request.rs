@@ -26,9 +26,20 @@ pub struct RunRequest {
     pub input: Vec<Message>,
     pub options: TurnOptions,
     pub token: Option<String>,
+    /// A public caller's run (counted against the assistant's daily token budget).
+    pub public: bool,
 }
 
 impl RunRequest {
+    /// The same request, made by a public caller.
+    #[must_use]
+    pub fn public(self) -> Self {
+        Self {
+            public: true,
+            ..self
+        }
+    }
+
     pub fn parse(body: &Map<String, Value>, caller: Caller) -> Result<Self, RunsError> {
         let assistant_id = opt_str(body, "assistant_id")
             .map_err(RunsError::invalid)?
@@ -58,6 +69,7 @@ impl RunRequest {
             input,
             options,
             token,
+            public: false,
         })
     }
 }

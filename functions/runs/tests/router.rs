@@ -469,6 +469,65 @@ async fn public_callers_cannot_speak_as_the_system() {
 }
 
 #[tokio::test]
+async fn history_sent_upstream_stays_within_its_budget() {
+    let app = app().await;
+    app.openai.set_behavior(Behavior::Reply(vec!["ok".into()]));
+    let a = app
+        .assistant(
+            "alice",
+            json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
+                   "type==agent/model": "openai:gpt-4o-mini", "type==agent/history_chars": 100}),
+        )
+        .await;
+    for i in 0..4 {
+        let text = format!("{i}{}", "x".repeat(39));
+        let resp = app
+            .post(PUBLIC)
+            .bearer(TOKEN)
+            .json(&run_body(&a, "long", &text))
+            .send()
+            .await;
+        assert_eq!(resp.status, StatusCode::OK);
+    }
+    // Before the 4th turn, 3 turns are stored (40 + 2 characters each); within 100
+    // characters, newest first, the first question no longer fits.
+    let sent = app.openai.seen()[3].body["messages"].clone();
+    let sent: Vec<&str> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 6, "{sent:?}");
+    assert!(sent.iter().all(|m| !m.starts_with('0')), "{sent:?}");
+    assert!(
+        sent[1].starts_with('1') && sent[5].starts_with('3'),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn public_callers_stop_at_the_daily_token_budget() {
+    let app = TestApp::tuned(agentgate_runs::router, |s| s.daily_token_budget = 12).await;
+    let a = open_bot(&app, "alice", "openai:gpt-4o-mini").await;
+    // The mock reports 11 input and 2 output tokens per reply.
+    let first = app.post(PUBLIC).json(&run_body(&a, "t", "hi")).send().await;
+    assert_eq!(first.status, StatusCode::OK);
+    let over = app.post(PUBLIC).json(&run_body(&a, "t", "hi")).send().await;
+    assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS, "{}", over.text);
+    let retry: u64 = over.header("retry-after").parse().unwrap();
+    assert!((1..=86_400).contains(&retry));
+    // The owner is not a public caller.
+    let owner = app
+        .post("/runs/stream")
+        .user("alice")
+        .json(&run_body(&a, "t", "hi"))
+        .send()
+        .await;
+    assert_eq!(owner.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn guessing_tokens_from_one_address_is_throttled() {
     let app = TestApp::tuned(agentgate_runs::router, |s| s.guesses_per_window = 3).await;
     let a = public_bot(&app).await;

@@ -76,7 +76,9 @@ pub async fn chat(
     let (conversation, history) = continued.unwrap_or_else(|| (ThreadId::mint(), Vec::new()));
     let key = ThreadKey::widget(&assistant.id, &req.visitor, &conversation);
     let input = vec![Message::new(Role::Human, req.message)];
-    let turn = Turn::new(&assistant, key, input).history(History::Given(history));
+    let turn = Turn::new(&assistant, key, input)
+        .history(History::Given(history))
+        .public();
     let started = state.turns.start(turn).await?;
     let ids = TurnIds {
         message_id: started.run_id.as_str().to_owned(),

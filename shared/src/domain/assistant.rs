@@ -20,6 +20,12 @@ pub const KEY_SYSTEM_MESSAGE: &str = "type==agent/system_message";
 pub const KEY_MODEL: &str = "type==agent/model";
 /// Whether the assistant keeps a per-user memory (`true`/`false`, default off).
 pub const KEY_MEMORY: &str = "type==agent/memory";
+/// How many characters of earlier messages a turn sends the model (newest first).
+pub const KEY_HISTORY_CHARS: &str = "type==agent/history_chars";
+/// How many tokens (input and output) public callers may spend per UTC day.
+pub const KEY_DAILY_TOKEN_BUDGET: &str = "type==agent/daily_token_budget";
+/// The highest history budget an owner may set, in characters.
+pub const MAX_HISTORY_CHARS: u64 = 400_000;
 
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_SYSTEM_MESSAGE_LEN: usize = 32_000;
@@ -176,6 +182,17 @@ impl Assistant {
     }
 
     /// Whether identified users of this assistant get a memory across conversations.
+    /// The owner's history budget in characters, if set.
+    pub fn history_chars(&self) -> Option<usize> {
+        let n = self.configurable.get(KEY_HISTORY_CHARS)?.as_u64()?;
+        usize::try_from(n).ok()
+    }
+
+    /// The owner's daily token budget for public callers, if set.
+    pub fn daily_token_budget(&self) -> Option<u64> {
+        self.configurable.get(KEY_DAILY_TOKEN_BUDGET)?.as_u64()
+    }
+
     pub fn memory_enabled(&self) -> bool {
         self.configurable
             .get(KEY_MEMORY)
@@ -258,6 +275,19 @@ impl Assistant {
                 }
                 KEY_MEMORY if !value.is_null() && !value.is_boolean() => {
                     return Err(Invalid::new(format!("{KEY_MEMORY} must be true or false")));
+                }
+                KEY_HISTORY_CHARS
+                    if !value.is_null()
+                        && !value.as_u64().is_some_and(|n| n <= MAX_HISTORY_CHARS) =>
+                {
+                    return Err(Invalid::new(format!(
+                        "{KEY_HISTORY_CHARS} must be a whole number from 0 to {MAX_HISTORY_CHARS}"
+                    )));
+                }
+                KEY_DAILY_TOKEN_BUDGET if !value.is_null() && value.as_u64().is_none() => {
+                    return Err(Invalid::new(format!(
+                        "{KEY_DAILY_TOKEN_BUDGET} must be a whole number of tokens"
+                    )));
                 }
                 KEY_SYSTEM_MESSAGE => match value {
                     Value::Null => {}
