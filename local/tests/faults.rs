@@ -67,6 +67,8 @@ async fn app(dialect: &str) -> (TestApp, Assistant) {
         s.pacing.deadline = DEADLINE;
         s.rate_per_minute = 10_000;
         s.widget_visitor_per_hour = 10_000;
+        // Absurd reported usage must not end the matrix at the spend guard.
+        s.daily_token_budget = u64::MAX;
     })
     .await;
     let model = format!("{dialect}:some-model");

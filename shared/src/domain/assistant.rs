@@ -277,8 +277,7 @@ impl Assistant {
                     return Err(Invalid::new(format!("{KEY_MEMORY} must be true or false")));
                 }
                 KEY_HISTORY_CHARS
-                    if !value.is_null()
-                        && !value.as_u64().is_some_and(|n| n <= MAX_HISTORY_CHARS) =>
+                    if !value.is_null() && value.as_u64().is_none_or(|n| n > MAX_HISTORY_CHARS) =>
                 {
                     return Err(Invalid::new(format!(
                         "{KEY_HISTORY_CHARS} must be a whole number from 0 to {MAX_HISTORY_CHARS}"
