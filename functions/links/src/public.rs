@@ -215,10 +215,7 @@ pub async fn chat(
         .history(History::Given(history))
         .public();
     let started = state.turns.start(turn).await?;
-    let ids = TurnIds {
-        message_id: started.run_id.as_str().to_owned(),
-        conversation_id: conversation.as_str().to_owned(),
-    };
+    let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
     let mut resp = sse_response(started.stream(UiMessageEncoder::new(ids).with_status(labels)));
     resp.headers_mut().insert(
         "x-vercel-ai-ui-message-stream",

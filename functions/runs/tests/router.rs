@@ -26,6 +26,16 @@ async fn public_bot(app: &TestApp) -> Assistant {
     .await
 }
 
+/// A `public_token` assistant of alice on the mock OpenAI upstream, with `extra` settings.
+async fn tokened_bot(app: &TestApp, extra: Value) -> Assistant {
+    let mut conf = json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
+                          "type==agent/model": "openai:gpt-4o-mini"});
+    conf.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    app.assistant("alice", conf).await
+}
+
 async fn open_bot(app: &TestApp, owner: &str, model: &str) -> Assistant {
     app.assistant(
         owner,
@@ -323,13 +333,7 @@ async fn an_owner_run_carries_the_owners_memory_and_a_public_run_none() {
     use agentgate_shared::domain::memory::MemoryKey;
     let app = app().await;
     app.openai.set_behavior(Behavior::Reply(vec!["Ok".into()]));
-    let a = app
-        .assistant(
-            "alice",
-            json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
-                   "type==agent/model": "openai:gpt-4o-mini", "type==agent/memory": true}),
-        )
-        .await;
+    let a = tokened_bot(&app, json!({"type==agent/memory": true})).await;
     let key = MemoryKey::owner(&a.id, &UserId::parse("alice").unwrap());
     let store = &app.state.store;
     let read = store.add_pending(&key, 5).await.unwrap();
@@ -472,13 +476,7 @@ async fn public_callers_cannot_speak_as_the_system() {
 async fn history_sent_upstream_stays_within_its_budget() {
     let app = app().await;
     app.openai.set_behavior(Behavior::Reply(vec!["ok".into()]));
-    let a = app
-        .assistant(
-            "alice",
-            json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
-                   "type==agent/model": "openai:gpt-4o-mini", "type==agent/history_chars": 100}),
-        )
-        .await;
+    let a = tokened_bot(&app, json!({"type==agent/history_chars": 100})).await;
     for i in 0..4 {
         let text = format!("{i}{}", "x".repeat(39));
         let resp = app

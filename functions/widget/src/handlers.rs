@@ -80,10 +80,7 @@ pub async fn chat(
         .history(History::Given(history))
         .public();
     let started = state.turns.start(turn).await?;
-    let ids = TurnIds {
-        message_id: started.run_id.as_str().to_owned(),
-        conversation_id: conversation.as_str().to_owned(),
-    };
+    let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
     if modern {
         let mut resp = sse_response(started.stream(UiMessageEncoder::new(ids)));
         resp.headers_mut().insert(

@@ -23,6 +23,14 @@ pub struct TurnIds {
 }
 
 impl TurnIds {
+    /// The ids of a run (its id is the message id) in a conversation.
+    pub fn new(run_id: &str, conversation_id: &str) -> Self {
+        Self {
+            message_id: run_id.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+        }
+    }
+
     fn done(&self) -> Value {
         // No confidence score is computed; the field is kept for widgets that read it.
         json!({"messageId": self.message_id, "confidence": null, "conversationId": self.conversation_id})
