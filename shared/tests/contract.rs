@@ -98,7 +98,24 @@ contract!(
     concurrent_conversations_are_all_kept,
     codes_count_wrong_tries_and_are_consumed_once,
     racing_confirmations_consume_a_code_exactly_once,
+    a_large_turn_is_stored_whole_and_read_back_across_pages,
 );
+
+/// More messages than one batch write holds, and more bytes than one 1 MB query page:
+/// the turn is stored whole and the history read follows the pages.
+async fn a_large_turn_is_stored_whole_and_read_back_across_pages(b: Backend) {
+    let k = key("large");
+    let big = "y".repeat(20_000);
+    let turn: Vec<StoredMessage> = (0..99)
+        .map(|i| msg(Role::Human, &format!("{i:02}{big}"), i))
+        .chain([msg(Role::Ai, "done", 99)])
+        .collect();
+    b.store.append_messages(&k, &turn, 3600).await.unwrap();
+    let back = b.store.recent_messages(&k, 100).await.unwrap();
+    assert_eq!(back.len(), 100, "every message of the turn, across pages");
+    assert!(back[0].message.content.starts_with("00"));
+    assert_eq!(back[99].message.content, "done");
+}
 
 async fn by_token(b: &Backend, token: &str) -> Option<PublicLink> {
     let digest = TokenDigest::of(token);

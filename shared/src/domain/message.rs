@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::Invalid;
 
-pub const MAX_INPUT_MESSAGES: usize = 100;
+pub const MAX_INPUT_MESSAGES: usize = 99;
 pub const MAX_CONTENT_CHARS: usize = 32_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

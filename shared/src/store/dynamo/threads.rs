@@ -4,7 +4,7 @@
 //! generation, so expired messages never come back.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 
 use super::DynamoStore;
 use super::errors::{build_err, classify, condition_failed};
@@ -17,49 +17,36 @@ use crate::domain::message::{Message, Role};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::ports::{StoreError, ThreadStore};
 
-/// BatchWriteItem takes at most 25 puts per call.
-const BATCH: usize = 25;
-/// Attempts for unprocessed batch items (DynamoDB returns them under throttling).
-const BATCH_ATTEMPTS: u32 = 5;
+/// TransactWriteItems takes at most 100 actions: a turn (at most
+/// [`MAX_INPUT_MESSAGES`](crate::domain::message::MAX_INPUT_MESSAGES) messages and the
+/// reply) is one transaction, so it is stored whole or not at all.
+const MAX_TURN_ITEMS: usize = 100;
 
 impl DynamoStore {
     async fn write_messages(&self, puts: Vec<Item>) -> Result<(), StoreError> {
-        for chunk in puts.chunks(BATCH) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map(|p| WriteRequest::builder().put_request(p).build())
-                        .map_err(build_err)
-                })
-                .collect::<Result<_, _>>()?;
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                attempt += 1;
-                if attempt > BATCH_ATTEMPTS {
-                    return Err(StoreError::Throttled {
-                        retry_after_secs: 1,
-                    });
-                }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&*self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchWriteItem", e))?;
-                pending = out
-                    .unprocessed_items()
-                    .and_then(|m| m.get(&*self.table))
-                    .cloned()
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                }
-            }
+        if puts.len() > MAX_TURN_ITEMS {
+            return Err(StoreError::Corrupt(format!(
+                "a turn of {} messages is more than one transaction holds",
+                puts.len()
+            )));
         }
+        let ops = puts
+            .into_iter()
+            .map(|item| {
+                Put::builder()
+                    .table_name(&*self.table)
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| TransactWriteItem::builder().put(p).build())
+                    .map_err(build_err)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(ops))
+            .send()
+            .await
+            .map_err(|e| classify("TransactWriteItems", e))?;
         Ok(())
     }
 }
@@ -156,18 +143,30 @@ impl ThreadStore for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let out = self
-            .query()
-            .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
-            .expression_attribute_values(":pk", s(items::thread_pk(key)))
-            .expression_attribute_values(":m", s("M#"))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
+        // Newest first; a page can end early (1 MB per page), so pages are followed until
+        // `limit` messages are read or the thread has no more.
+        let mut rows: Vec<Item> = Vec::new();
+        let mut start = None;
+        loop {
+            let want = limit - rows.len();
+            let page = self
+                .query()
+                .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
+                .expression_attribute_values(":pk", s(items::thread_pk(key)))
+                .expression_attribute_values(":m", s("M#"))
+                .scan_index_forward(false)
+                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            rows.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() || rows.len() >= limit {
+                break;
+            }
+        }
         let now = self.clock.now_secs();
-        let rows = out.items();
         let Some(newest) = rows.first() else {
             return Ok(Vec::new());
         };
