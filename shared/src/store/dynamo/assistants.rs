@@ -47,14 +47,8 @@ impl DynamoStore {
         ops: Vec<TransactWriteItem>,
         first_failed: StoreError,
     ) -> Result<(), StoreError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(ops))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
+        match self.transact_all(ops).await {
+            Ok(()) => Ok(()),
             Err(e) => Err(match cancelled_at(&e) {
                 Some(0) => first_failed,
                 Some(_) => StoreError::TokenTaken,
@@ -187,7 +181,7 @@ impl AssistantStore for DynamoStore {
             .index_name(items::GSI1)
             .key_condition_expression("gsi1pk = :o")
             .expression_attribute_values(":o", s(items::owner_gsi_pk(owner)));
-        let found = self.query_all(query).await?;
+        let found = self.query_all(query, None).await?;
         found.iter().map(Assistant::try_from).collect()
     }
 

@@ -3,10 +3,9 @@
 //! deleted together in a transaction, so the index never names a missing link.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 use super::DynamoStore;
-use super::errors::{build_err, cancelled_at, classify, or_conflict};
+use super::errors::{cancelled_at, classify, or_conflict};
 use super::items::{self, Item, corrupt, get_n, get_s, n, opt_n, s};
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::link::{LinkId, LinkSettings, PublicLink};
@@ -73,20 +72,12 @@ fn index_item(l: &PublicLink) -> Item {
 #[async_trait]
 impl LinkStore for DynamoStore {
     async fn create_link(&self, link: &PublicLink) -> Result<(), StoreError> {
-        let ops = [Item::from(link), index_item(link)]
-            .into_iter()
-            .map(|item| {
-                self.put(item, "attribute_not_exists(pk)")
-                    .map(|p| TransactWriteItem::builder().put(p).build())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let out = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(ops))
-            .send()
-            .await;
-        match out {
+        let absent = Some("attribute_not_exists(pk)");
+        let ops = vec![
+            self.put_action(Item::from(link), absent)?,
+            self.put_action(index_item(link), absent)?,
+        ];
+        match self.transact_all(ops).await {
             Ok(_) => Ok(()),
             Err(e) if cancelled_at(&e).is_some() => Err(StoreError::AlreadyExists),
             Err(e) => Err(classify("TransactWriteItems", e)),
@@ -110,7 +101,7 @@ impl LinkStore for DynamoStore {
             .expression_attribute_values(":l", s(items::LINK_SK_PREFIX))
             .consistent_read(true);
         let mut links = self
-            .query_all(query)
+            .query_all(query, None)
             .await?
             .iter()
             .map(link_from)
@@ -131,27 +122,13 @@ impl LinkStore for DynamoStore {
     }
 
     async fn delete_link(&self, link: &PublicLink) -> Result<(), StoreError> {
-        let ops = [
-            items::link_key(&link.assistant, &link.id),
-            items::link_token_key(&link.token_digest),
-        ]
-        .into_iter()
-        .map(|key| {
-            Delete::builder()
-                .table_name(&*self.table)
-                .set_key(Some(key))
-                .build()
-                .map(|d| TransactWriteItem::builder().delete(d).build())
-                .map_err(build_err)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(ops))
-            .send()
+        let ops = vec![
+            self.delete_action(items::link_key(&link.assistant, &link.id))?,
+            self.delete_action(items::link_token_key(&link.token_digest))?,
+        ];
+        self.transact_all(ops)
             .await
-            .map_err(|e| classify("TransactWriteItems", e))?;
-        Ok(())
+            .map_err(|e| classify("TransactWriteItems", e))
     }
 
     async fn find_link_by_token(

@@ -22,12 +22,15 @@ mod usage;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::Put;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use crate::clock::Clock;
 use crate::ports::StoreError;
@@ -103,23 +106,27 @@ impl DynamoStore {
             .transpose()
     }
 
-    /// Every item a query finds, page after page.
+    /// The items a query finds, page after page, stopping once `most` are read (a page
+    /// ends at 1 MB, so one call is not enough for large items).
     pub(super) async fn query_all(
         &self,
         query: QueryFluentBuilder,
+        most: Option<usize>,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
+            let left = most.map(|m| m.saturating_sub(items.len()));
             let page = query
                 .clone()
+                .set_limit(left.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| classify("Query", e))?;
             items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
-            if start.is_none() {
+            if start.is_none() || most.is_some_and(|m| items.len() >= m) {
                 return Ok(items);
             }
         }
@@ -139,6 +146,44 @@ impl DynamoStore {
 
     pub(super) fn delete_item(&self) -> DeleteItemFluentBuilder {
         self.client.delete_item().table_name(&*self.table)
+    }
+
+    /// A transaction's put of `item`, unconditional or if `condition` holds.
+    pub(super) fn put_action(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map(|p| TransactWriteItem::builder().put(p).build())
+            .map_err(build_err)
+    }
+
+    /// A transaction's delete of the item at `key`.
+    pub(super) fn delete_action(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
+        Delete::builder()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .build()
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+            .map_err(build_err)
+    }
+
+    /// Runs `actions` as one transaction: all of them or none.
+    pub(super) async fn transact_all(
+        &self,
+        actions: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await
+            .map(drop)
     }
 
     pub(super) fn put(&self, item: Item, condition: &str) -> Result<Put, StoreError> {

@@ -4,10 +4,10 @@
 //! generation, so expired messages never come back.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
-use super::errors::{build_err, classify, condition_failed};
+use super::errors::{classify, condition_failed};
 use super::items::{
     self, Item, MESSAGE_MEMORY, PK, SK, TTL, corrupt, get_n, get_s, message_prefix, n, s, thread_pk,
 };
@@ -32,22 +32,11 @@ impl DynamoStore {
         }
         let ops = puts
             .into_iter()
-            .map(|item| {
-                Put::builder()
-                    .table_name(&*self.table)
-                    .set_item(Some(item))
-                    .build()
-                    .map(|p| TransactWriteItem::builder().put(p).build())
-                    .map_err(build_err)
-            })
+            .map(|item| self.put_action(item, None))
             .collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(ops))
-            .send()
+        self.transact_all(ops)
             .await
-            .map_err(|e| classify("TransactWriteItems", e))?;
-        Ok(())
+            .map_err(|e| classify("TransactWriteItems", e))
     }
 }
 
@@ -143,29 +132,14 @@ impl ThreadStore for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // Newest first; a page can end early (1 MB per page), so pages are followed until
-        // `limit` messages are read or the thread has no more.
-        let mut rows: Vec<Item> = Vec::new();
-        let mut start = None;
-        loop {
-            let want = limit - rows.len();
-            let page = self
-                .query()
-                .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
-                .expression_attribute_values(":pk", s(items::thread_pk(key)))
-                .expression_attribute_values(":m", s("M#"))
-                .scan_index_forward(false)
-                .limit(i32::try_from(want).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            rows.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() || rows.len() >= limit {
-                break;
-            }
-        }
+        // Newest first, following pages until `limit` messages are read.
+        let query = self
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
+            .expression_attribute_values(":pk", s(items::thread_pk(key)))
+            .expression_attribute_values(":m", s("M#"))
+            .scan_index_forward(false);
+        let rows = self.query_all(query, Some(limit)).await?;
         let now = self.clock.now_secs();
         let Some(newest) = rows.first() else {
             return Ok(Vec::new());
