@@ -48,7 +48,15 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file `dir/agentgate.sqlite3`.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
-        let conn = Connection::open(dir.join("agentgate.sqlite3")).map_err(unavailable)?;
+        let db = dir.join("agentgate.sqlite3");
+        // Conversations, memories and digests are nobody else's business on a shared
+        // machine: the folder and the database are the owner's alone.
+        private(dir, 0o700)?;
+        if !db.exists() {
+            std::fs::File::create(&db).map_err(unavailable)?;
+        }
+        private(&db, 0o600)?;
+        let conn = Connection::open(&db).map_err(unavailable)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -96,6 +104,19 @@ impl SqliteStore {
     }
 }
 
+/// Restricts `path` to its owner (`mode`); other platforms keep their defaults.
+fn private(path: &Path, mode: u32) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(unavailable)?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 /// The transaction every port's statements run in.
 pub(super) type Tx<'a> = rusqlite::Transaction<'a>;
 
@@ -141,4 +162,22 @@ impl SqliteStore {
 /// SQLite integers are signed; counts beyond `i64::MAX` saturate.
 pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_data_folder_and_database_are_the_owners_alone() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::ManualClock::new(0));
+        SqliteStore::open(&dir, clock).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("agentgate.sqlite3")), 0o600);
+    }
 }
