@@ -55,6 +55,7 @@ async fn an_end_users_turns_become_a_memory_for_their_next_turns() {
             "type==agent/model": "openai:gpt-4o-mini",
             "type==agent/system_message": "Be brief.",
             "type==agent/memory": true,
+            "type==agent/memory_end_users": true,
             "type==agent/access_mode": "public_token",
             "type==agent/public_token": TOKEN,
         }),

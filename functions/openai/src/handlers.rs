@@ -5,7 +5,6 @@ use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
-use agentgate_shared::memory;
 use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::openai::{ChunkEncoder, ResponseMeta, completion_json};
@@ -39,8 +38,6 @@ impl<S: Send + Sync> FromRequestParts<S> for EndUserHeader {
         ))
     }
 }
-/// Transcript of requests that name no end user.
-const ANONYMOUS: &str = "anonymous";
 
 #[tracing::instrument(name = "chat_completions", skip_all)]
 pub async fn chat_completions(
@@ -58,12 +55,17 @@ pub async fn chat_completions(
     };
     let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
     ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
-    // Only a named end user has a memory: the anonymous transcript is shared by everyone.
-    let memory = end_user
-        .as_deref()
-        .and_then(|u| memory::scope(&assistant, MemoryKey::end_user(&assistant.id, u)));
-    let key = ThreadKey::openai(&assistant.id, end_user.as_deref().unwrap_or(ANONYMOUS))
-        .with_memory(memory);
+    // A named end user has a memory only if the owner trusts the names this integration
+    // sends (anyone with the token can name anyone); the anonymous transcript has none.
+    let key = match end_user.as_deref() {
+        Some(u) => {
+            let memory = assistant
+                .end_user_memory()
+                .then(|| MemoryKey::end_user(&assistant.id, u));
+            ThreadKey::openai(&assistant.id, u).with_memory(memory)
+        }
+        None => ThreadKey::openai_anonymous(&assistant.id),
+    };
     // The client resends the conversation; only its new turn joins the transcript.
     let turn = Turn::new(&assistant, key, req.messages.clone())
         .history(History::Sent)

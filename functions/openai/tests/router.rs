@@ -314,6 +314,75 @@ async fn a_non_streaming_reply_the_upstream_breaks_off_is_502_and_still_counted(
 }
 
 #[tokio::test]
+async fn named_end_users_get_a_memory_only_when_the_owner_trusts_the_names() {
+    use agentgate_shared::domain::memory::MemoryKey;
+    let app = app().await;
+    let conf = |trust: bool| {
+        json!({"type==agent/access_mode": "public_token", "type==agent/public_token": TOKEN,
+               "type==agent/memory": true, "type==agent/memory_end_users": trust})
+    };
+    let a = app.assistant("owner", conf(false)).await;
+    let mut body = hello();
+    body["user"] = json!("carol");
+    chat(&app, TOKEN, &body).send().await;
+    let carol = MemoryKey::end_user(&a.id, "carol");
+    let thread = app.messages(&ThreadKey::openai(&a.id, "carol")).await;
+    assert_eq!(thread.len(), 2);
+    assert!(
+        app.state.store.memory(&carol).await.unwrap().is_none(),
+        "not trusted"
+    );
+    // A user literally named "anonymous" does not share the unnamed callers' transcript.
+    body["user"] = json!("anonymous");
+    chat(&app, TOKEN, &body).send().await;
+    chat(&app, TOKEN, &hello()).send().await;
+    assert_eq!(
+        app.messages(&ThreadKey::openai(&a.id, "anonymous"))
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        app.messages(&ThreadKey::openai_anonymous(&a.id))
+            .await
+            .len(),
+        2
+    );
+
+    // The owner opts in (through the store here, as PATCH would).
+    let trusted = a.patched(
+        &agentgate_shared::domain::assistant::AssistantPatch {
+            name: None,
+            configurable: conf(true).as_object().unwrap().clone(),
+        },
+        app.state.clock.now_ms(),
+    );
+    app.state
+        .store
+        .update_assistant(&a, &trusted.unwrap())
+        .await
+        .unwrap();
+    body["user"] = json!("carol");
+    chat(&app, TOKEN, &body).send().await;
+    // Counted in the background, after the reply.
+    let mut pending = None;
+    for _ in 0..100 {
+        pending = app
+            .state
+            .store
+            .memory(&carol)
+            .await
+            .unwrap()
+            .map(|m| m.pending);
+        if pending.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(pending, Some(2), "trusted: counted towards a memory");
+}
+
+#[tokio::test]
 async fn requests_without_a_user_and_from_one_address_are_capped() {
     let caps = |s: &mut Settings| (s.anonymous_per_minute, s.ip_per_minute) = (3, 4);
     let app = TestApp::tuned(agentgate_openai::router, caps).await;

@@ -20,6 +20,9 @@ pub const KEY_SYSTEM_MESSAGE: &str = "type==agent/system_message";
 pub const KEY_MODEL: &str = "type==agent/model";
 /// Whether the assistant keeps a per-user memory (`true`/`false`, default off).
 pub const KEY_MEMORY: &str = "type==agent/memory";
+/// Whether end users named by OpenAI-compatible callers (`user`, `X-End-User`) get a
+/// memory (`true`/`false`, default off): those names are the caller's word, not verified.
+pub const KEY_MEMORY_END_USERS: &str = "type==agent/memory_end_users";
 /// How many characters of earlier messages a turn sends the model (newest first).
 pub const KEY_HISTORY_CHARS: &str = "type==agent/history_chars";
 /// How many tokens (input and output) public callers may spend per UTC day.
@@ -193,6 +196,17 @@ impl Assistant {
         self.configurable.get(KEY_DAILY_TOKEN_BUDGET)?.as_u64()
     }
 
+    /// Whether the end users an OpenAI-compatible caller names have a memory: only when
+    /// memory is on and the owner trusts the names the integration sends.
+    pub fn end_user_memory(&self) -> bool {
+        self.memory_enabled()
+            && self
+                .configurable
+                .get(KEY_MEMORY_END_USERS)
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+    }
+
     pub fn memory_enabled(&self) -> bool {
         self.configurable
             .get(KEY_MEMORY)
@@ -273,8 +287,8 @@ impl Assistant {
                         .ok_or_else(|| Invalid::new(format!("{KEY_MODEL} must be a string")))?
                         .parse::<ModelRef>()?;
                 }
-                KEY_MEMORY if !value.is_null() && !value.is_boolean() => {
-                    return Err(Invalid::new(format!("{KEY_MEMORY} must be true or false")));
+                KEY_MEMORY | KEY_MEMORY_END_USERS if !value.is_null() && !value.is_boolean() => {
+                    return Err(Invalid::new(format!("{key} must be true or false")));
                 }
                 KEY_HISTORY_CHARS
                     if !value.is_null() && value.as_u64().is_none_or(|n| n > MAX_HISTORY_CHARS) =>

@@ -42,6 +42,12 @@ impl ThreadKey {
         Self::at(format!("{assistant}/openai/{end_user}"))
     }
 
+    /// The transcript of the OpenAI-compatible requests that name no end user (no user id
+    /// can spell this address: named users live under `openai/`).
+    pub fn openai_anonymous(assistant: &AssistantId) -> Self {
+        Self::at(format!("{assistant}/openai-anonymous"))
+    }
+
     /// A conversation of one visitor of an assistant's website widget.
     pub fn widget(assistant: &AssistantId, visitor: &str, conversation: &ThreadId) -> Self {
         Self::at(format!(

@@ -25,6 +25,7 @@ pub async fn seed_sample_assistant(state: &AppState) {
             "type==agent/access_mode": "public_token",
             "type==agent/public_token": SAMPLE_TOKEN,
             "type==agent/memory": true,
+            "type==agent/memory_end_users": true,
         })
         .as_object()
         .cloned()
