@@ -125,7 +125,10 @@ impl AppState {
         Ok(Self::new(
             store,
             Providers::new(providers)?,
-            JwtKeys::new(jwt_secret)?,
+            JwtKeys::new(jwt_secret)?.requiring(
+                config::env("AGENTGATE_JWT_ISSUER").as_deref(),
+                config::env("AGENTGATE_JWT_AUDIENCE").as_deref(),
+            ),
             clock,
             Settings {
                 memory_trigger,
