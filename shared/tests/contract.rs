@@ -485,11 +485,25 @@ async fn the_token_index_follows_every_change(b: Backend) {
         None,
         "expired overlap"
     );
-    // Once expired, the old token may be claimed by someone else.
-    let reuse = new_assistant("bob", Some(t1.expose()), b.clock.now_ms());
+    // Once released, the old token stays its owner's: another owner can never take it
+    // (integrations may still send it), its owner may use it again.
+    let thief = new_assistant("bob", Some(t1.expose()), b.clock.now_ms());
+    assert!(matches!(
+        b.store.create_assistant(&thief).await,
+        Err(StoreError::TokenTaken)
+    ));
+    assert_eq!(
+        b.store.find_assistant_by_token(&t1.digest()).await.unwrap(),
+        None
+    );
+    let reuse = new_assistant("alice", Some(t1.expose()), b.clock.now_ms());
     b.store.create_assistant(&reuse).await.unwrap();
+    assert_eq!(
+        b.store.find_assistant_by_token(&t1.digest()).await.unwrap(),
+        Some(reuse.id.clone())
+    );
 
-    // Removing the token removes its index entry.
+    // Removing the token releases it: it opens nothing any more.
     let cleared = rotated
         .patched(
             &AssistantPatch {
@@ -507,6 +521,11 @@ async fn the_token_index_follows_every_change(b: Backend) {
         b.store.find_assistant_by_token(&t2.digest()).await.unwrap(),
         None
     );
+    let taker = new_assistant("carol", Some(t2.expose()), b.clock.now_ms());
+    assert!(matches!(
+        b.store.create_assistant(&taker).await,
+        Err(StoreError::TokenTaken)
+    ));
 }
 
 fn msg(role: Role, text: &str, at: i64) -> StoredMessage {

@@ -4,13 +4,13 @@
 //! assistants.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::DynamoStore;
 use super::errors::{build_err, cancelled_at, classify, condition_failed};
 use super::items::{
-    self, GSI1_PK, GSI1_SK, Item, TTL, assistant_key, corrupt, get_n, get_s, n, opt_n,
-    owner_gsi_pk, s, token_key,
+    self, GSI1_PK, GSI1_SK, Item, assistant_key, corrupt, get_n, get_s, n, opt_n, owner_gsi_pk, s,
+    token_key,
 };
 use crate::domain::assistant::{Assistant, TokenRecord};
 use crate::domain::ids::{AssistantId, UserId};
@@ -18,21 +18,26 @@ use crate::domain::token::TokenDigest;
 use crate::ports::{AssistantStore, StoreError};
 
 impl DynamoStore {
-    /// A put of a token index item that fails only if a live token item of another
-    /// assistant holds the digest.
+    /// A put of a token index item for assistant `a`, until `until`. It fails while
+    /// another assistant's token is live, and for ever when a released token was another
+    /// owner's: index items outlive their token (no `ttl`), so a token once used never
+    /// opens another owner's assistant.
     fn claim_token(
         &self,
         digest: &TokenDigest,
-        id: &AssistantId,
-        exp: Option<i64>,
+        a: &Assistant,
+        until: Option<i64>,
         now: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&*self.table)
-            .set_item(Some(token_item(digest, id, exp)))
-            .condition_expression("attribute_not_exists(pk) OR assistant_id = :id OR #ttl <= :now")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":id", s(id.as_str()))
+            .set_item(Some(token_item(digest, a, until)))
+            .condition_expression(
+                "attribute_not_exists(pk) OR assistant_id = :id OR (#owner = :owner AND live_until <= :now)",
+            )
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":id", s(a.id.as_str()))
+            .expression_attribute_values(":owner", s(a.owner.as_str()))
             .expression_attribute_values(":now", n(now))
             .build()
             .map_err(build_err)?;
@@ -143,11 +148,12 @@ impl TryFrom<&Item> for Assistant {
 }
 
 /// The index item that lets a token find its assistant.
-pub fn token_item(digest: &TokenDigest, id: &AssistantId, expires_at: Option<i64>) -> Item {
+pub fn token_item(digest: &TokenDigest, a: &Assistant, until: Option<i64>) -> Item {
     let mut item = token_key(digest);
-    item.insert("assistant_id".into(), s(id.as_str()));
-    if let Some(e) = expires_at {
-        item.insert(TTL.into(), n(e));
+    item.insert("assistant_id".into(), s(a.id.as_str()));
+    item.insert("owner".into(), s(a.owner.as_str()));
+    if let Some(e) = until {
+        item.insert("live_until".into(), n(e));
     }
     item
 }
@@ -163,7 +169,7 @@ impl AssistantStore for DynamoStore {
                 .build(),
         ];
         for (digest, exp) in token_digests(assistant, now) {
-            ops.push(self.claim_token(digest, &assistant.id, exp, now)?);
+            ops.push(self.claim_token(digest, assistant, exp, now)?);
         }
         self.transact(ops, StoreError::AlreadyExists).await
     }
@@ -217,18 +223,12 @@ impl AssistantStore for DynamoStore {
         let mut ops = vec![TransactWriteItem::builder().put(assistant_put).build()];
         for (digest, _) in &old {
             if !new.iter().any(|(d, _)| d == digest) {
-                let delete = Delete::builder()
-                    .table_name(&*self.table)
-                    .set_key(Some(items::token_key(digest)))
-                    .condition_expression("attribute_not_exists(pk) OR assistant_id = :id")
-                    .expression_attribute_values(":id", s(next.id.as_str()))
-                    .build()
-                    .map_err(build_err)?;
-                ops.push(TransactWriteItem::builder().delete(delete).build());
+                // Released: it opens nothing from now on, and stays its owner's.
+                ops.push(self.claim_token(digest, next, Some(now), now)?);
             }
         }
         for (digest, exp) in new {
-            ops.push(self.claim_token(digest, &next.id, exp, now)?);
+            ops.push(self.claim_token(digest, next, exp, now)?);
         }
         self.transact(ops, StoreError::Conflict).await
     }
@@ -238,8 +238,10 @@ impl AssistantStore for DynamoStore {
         &self,
         digest: &TokenDigest,
     ) -> Result<Option<AssistantId>, StoreError> {
+        let now = self.clock.now_secs();
         self.get_live(items::token_key(digest), false)
             .await?
+            .filter(|i| items::opt_n(i, "live_until").is_none_or(|t| t > now))
             .map(|i| {
                 AssistantId::parse(items::get_s(&i, "assistant_id")?)
                     .map_err(|_| StoreError::Corrupt("token index assistant_id".into()))

@@ -23,9 +23,20 @@ CREATE INDEX IF NOT EXISTS assistants_by_owner ON assistants (owner, created_at)
 CREATE TABLE IF NOT EXISTS tokens (
     digest TEXT PRIMARY KEY,
     assistant_id TEXT NOT NULL,
-    expires_at INTEGER
+    expires_at INTEGER,
+    owner TEXT
 );
 ";
+
+/// Adds the `owner` column to a token table created before it existed (a no-op after).
+pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let has_owner = conn.prepare("SELECT owner FROM tokens LIMIT 0").is_ok();
+    if !has_owner {
+        conn.execute_batch("ALTER TABLE tokens ADD COLUMN owner TEXT")
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
 
 /// The tokens whose index rows an assistant owns at `now` (an expired overlap token's row
 /// may already belong to another assistant).
@@ -38,34 +49,51 @@ fn live_tokens(a: &Assistant, now: i64) -> Vec<(String, Option<i64>)> {
         .collect()
 }
 
-/// The assistant a token digest's index row names, and when the row expires.
-fn token_holder(tx: &Tx<'_>, digest: &str) -> Result<Option<(String, Option<i64>)>, StoreError> {
+/// Who holds a token digest's index row: the assistant, its owner, and until when the
+/// token opens it. Rows stay after a token is released (their time passed), so a token
+/// once used never opens another owner's assistant.
+struct Holder {
+    assistant: String,
+    owner: Option<String>,
+    until: Option<i64>,
+}
+
+fn token_holder(tx: &Tx<'_>, digest: &str) -> Result<Option<Holder>, StoreError> {
     row(
         tx,
-        "SELECT assistant_id, expires_at FROM tokens WHERE digest = ?1",
+        "SELECT assistant_id, owner, expires_at FROM tokens WHERE digest = ?1",
         params![digest],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| {
+            Ok(Holder {
+                assistant: r.get(0)?,
+                owner: r.get(1)?,
+                until: r.get(2)?,
+            })
+        },
     )
 }
 
+/// Claims a token for assistant `a`: refused while another assistant's token is live, and
+/// for ever when a released token was another owner's.
 fn claim_token(
     tx: &Tx<'_>,
     digest: &str,
-    id: &str,
-    expires_at: Option<i64>,
+    a: &Assistant,
+    until: Option<i64>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let holder = token_holder(tx, digest)?;
-    if let Some((owner, exp)) = holder {
-        let live = exp.is_none_or(|e| e > now);
-        if owner != id && live {
+    if let Some(h) = token_holder(tx, digest)? {
+        let live = h.until.is_none_or(|e| e > now);
+        let same_owner = h.owner.as_deref() == Some(a.owner.as_str());
+        if h.assistant != a.id.as_str() && (live || !same_owner) {
             return Err(StoreError::TokenTaken);
         }
     }
     tx.execute(
-        "INSERT INTO tokens (digest, assistant_id, expires_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT(digest) DO UPDATE SET assistant_id = excluded.assistant_id, expires_at = excluded.expires_at",
-        params![digest, id, expires_at],
+        "INSERT INTO tokens (digest, assistant_id, owner, expires_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(digest) DO UPDATE SET assistant_id = excluded.assistant_id,
+           owner = excluded.owner, expires_at = excluded.expires_at",
+        params![digest, a.id.as_str(), a.owner.as_str(), until],
     )
     .map_err(unavailable)?;
     Ok(())
@@ -92,7 +120,7 @@ impl AssistantStore for SqliteStore {
                 return Err(StoreError::AlreadyExists);
             }
             for (digest, exp) in live_tokens(&a, now) {
-                claim_token(tx, &digest, a.id.as_str(), exp, now)?;
+                claim_token(tx, &digest, &a, exp, now)?;
             }
             Ok(())
         })
@@ -150,15 +178,16 @@ impl AssistantStore for SqliteStore {
             let keep = live_tokens(&next, now);
             for (digest, _) in live_tokens(&prev, now) {
                 if !keep.iter().any(|(d, _)| *d == digest) {
+                    // Released: it opens nothing from now on, and stays its owner's.
                     tx.execute(
-                        "DELETE FROM tokens WHERE digest = ?1 AND assistant_id = ?2",
-                        params![digest, next.id.as_str()],
+                        "UPDATE tokens SET expires_at = ?3 WHERE digest = ?1 AND assistant_id = ?2",
+                        params![digest, next.id.as_str(), now],
                     )
                     .map_err(unavailable)?;
                 }
             }
             for (digest, exp) in keep {
-                claim_token(tx, &digest, next.id.as_str(), exp, now)?;
+                claim_token(tx, &digest, &next, exp, now)?;
             }
             Ok(())
         })
@@ -172,8 +201,8 @@ impl AssistantStore for SqliteStore {
         let digest = digest.to_hex();
         self.tx(move |tx, now| {
             let row = token_holder(tx, &digest)?;
-            row.filter(|(_, exp)| exp.is_none_or(|e| e > now))
-                .map(|(id, _)| AssistantId::parse(&id).map_err(corrupt))
+            row.filter(|h| h.until.is_none_or(|e| e > now))
+                .map(|h| AssistantId::parse(&h.assistant).map_err(corrupt))
                 .transpose()
         })
         .await

@@ -74,6 +74,7 @@ impl SqliteStore {
         ] {
             conn.execute_batch(schema).map_err(unavailable)?;
         }
+        assistants::migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock,
