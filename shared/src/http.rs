@@ -11,6 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, header};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -183,6 +184,55 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
 fn lambda_request_id(req: &Request) -> Option<String> {
     use lambda_http::RequestExt;
     req.lambda_context_ref().map(|c| c.request_id.clone())
+}
+
+/// Which browsers may call a family from other origins: every origin, with these request
+/// headers, reading these response headers. Credentials travel in headers (bearer tokens),
+/// never cookies, so `*` is safe.
+#[derive(Debug, Clone, Copy)]
+pub struct Cors {
+    pub allow_headers: &'static str,
+    pub expose_headers: &'static str,
+}
+
+impl Cors {
+    /// Answers preflights (`OPTIONS` on any of `routes`' paths) and lets every answer,
+    /// errors included, be read by any page.
+    pub fn apply(self, routes: axum::Router<AppState>) -> axum::Router<AppState> {
+        routes.layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                let mut resp = if req.method() == http::Method::OPTIONS {
+                    let mut resp = http::StatusCode::NO_CONTENT.into_response();
+                    let h = resp.headers_mut();
+                    h.insert(
+                        header::ACCESS_CONTROL_ALLOW_METHODS,
+                        HeaderValue::from_static("GET, POST, OPTIONS"),
+                    );
+                    h.insert(
+                        header::ACCESS_CONTROL_ALLOW_HEADERS,
+                        HeaderValue::from_static(self.allow_headers),
+                    );
+                    h.insert(
+                        header::ACCESS_CONTROL_MAX_AGE,
+                        HeaderValue::from_static("600"),
+                    );
+                    resp
+                } else {
+                    next.run(req).await
+                };
+                let h = resp.headers_mut();
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static(self.expose_headers),
+                );
+                resp
+            },
+        ))
+    }
 }
 
 /// A family's routes served with what every family has: the [`MAX_BODY_BYTES`] body limit

@@ -526,6 +526,47 @@ async fn public_callers_stop_at_the_daily_token_budget() {
 }
 
 #[tokio::test]
+async fn web_apps_on_any_origin_may_stream_runs() {
+    let app = app().await;
+    for path in [PUBLIC, "/runs/stream"] {
+        let pre = app
+            .request(http::Method::OPTIONS, path)
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+            .await;
+        assert_eq!(pre.status, StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(pre.header("access-control-allow-origin"), "*");
+        assert!(
+            pre.header("access-control-allow-headers")
+                .contains("authorization")
+        );
+    }
+    let a = app.assistant("alice", json!({})).await;
+    let resp = app
+        .post("/runs/stream")
+        .user("alice")
+        .json(&run_body(&a, "t", "x"))
+        .send()
+        .await;
+    assert_eq!(resp.header("access-control-allow-origin"), "*");
+    let refused = app
+        .post("/runs/stream")
+        .json(&run_body(&a, "t", "x"))
+        .send()
+        .await;
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        "*",
+        "errors are readable too"
+    );
+}
+
+#[tokio::test]
 async fn guessing_tokens_from_one_address_is_throttled() {
     let app = TestApp::tuned(agentgate_runs::router, |s| s.guesses_per_window = 3).await;
     let a = public_bot(&app).await;
