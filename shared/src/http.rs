@@ -203,35 +203,38 @@ impl Cors {
             move |req: Request, next: Next| async move {
                 let mut resp = if req.method() == http::Method::OPTIONS {
                     let mut resp = http::StatusCode::NO_CONTENT.into_response();
-                    let h = resp.headers_mut();
-                    h.insert(
-                        header::ACCESS_CONTROL_ALLOW_METHODS,
-                        HeaderValue::from_static("GET, POST, OPTIONS"),
-                    );
-                    h.insert(
-                        header::ACCESS_CONTROL_ALLOW_HEADERS,
-                        HeaderValue::from_static(self.allow_headers),
-                    );
-                    h.insert(
-                        header::ACCESS_CONTROL_MAX_AGE,
-                        HeaderValue::from_static("600"),
+                    set_headers(
+                        &mut resp,
+                        [
+                            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+                            (header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers),
+                            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+                        ],
                     );
                     resp
                 } else {
                     next.run(req).await
                 };
-                let h = resp.headers_mut();
-                h.insert(
-                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                    HeaderValue::from_static("*"),
-                );
-                h.insert(
-                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    HeaderValue::from_static(self.expose_headers),
+                set_headers(
+                    &mut resp,
+                    [
+                        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                        (header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers),
+                    ],
                 );
                 resp
             },
         ))
+    }
+}
+
+fn set_headers<const N: usize>(
+    resp: &mut Response,
+    headers: [(header::HeaderName, &'static str); N],
+) {
+    for (name, value) in headers {
+        resp.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
     }
 }
 

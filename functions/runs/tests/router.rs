@@ -529,16 +529,7 @@ async fn public_callers_stop_at_the_daily_token_budget() {
 async fn web_apps_on_any_origin_may_stream_runs() {
     let app = app().await;
     for path in [PUBLIC, "/runs/stream"] {
-        let pre = app
-            .request(http::Method::OPTIONS, path)
-            .header("origin", "https://app.example.com")
-            .header("access-control-request-method", "POST")
-            .header(
-                "access-control-request-headers",
-                "authorization, content-type",
-            )
-            .send()
-            .await;
+        let pre = app.preflight(path, "authorization, content-type").await;
         assert_eq!(pre.status, StatusCode::NO_CONTENT, "{path}");
         assert_eq!(pre.header("access-control-allow-origin"), "*");
         assert!(

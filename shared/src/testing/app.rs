@@ -134,6 +134,16 @@ impl TestApp {
         a
     }
 
+    /// A browser's CORS preflight for a `POST` to `path` sending `headers`.
+    pub async fn preflight(&self, path: &str, headers: &str) -> TestResponse {
+        self.request(Method::OPTIONS, path)
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+    }
+
     pub fn request(&self, method: Method, path: &str) -> TestRequest<'_> {
         TestRequest {
             app: self,
