@@ -10,7 +10,7 @@ use agentgate_shared::http::{JsonObject, OptionalJsonObject, Owner};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::state::AppState;
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -43,9 +43,48 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     Owner(user, ..): OwnerJwt,
-) -> Result<Json<Value>, AssistantsError> {
+    Query(page): Query<Page>,
+) -> Result<Response, AssistantsError> {
+    let limit = match page.limit.as_deref().map(str::parse::<usize>) {
+        None => DEFAULT_PAGE,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            return Err(Fault::invalid(format!("limit must be from 1 to {MAX_PAGE}")).into());
+        }
+    };
     let all = state.store.list_assistants(&user).await?;
-    Ok(Json(Value::Array(all.iter().map(assistant_json).collect())))
+    // Oldest first; a page starts after the assistant its cursor names.
+    let start = match &page.cursor {
+        None => 0,
+        Some(c) => all
+            .iter()
+            .position(|a| a.id.as_str() == c)
+            .map_or(all.len(), |i| i + 1),
+    };
+    let shown: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(assistant_json)
+        .collect();
+    let next = (start + limit < all.len()).then(|| all[start + limit - 1].id.to_string());
+    let mut resp = Json(Value::Array(shown)).into_response();
+    if let Some(next) = next.and_then(|n| http::HeaderValue::from_str(&n).ok()) {
+        resp.headers_mut().insert(NEXT_CURSOR, next);
+    }
+    Ok(resp)
+}
+
+/// The header naming where the next page of `GET /assistants` starts (absent on the last).
+pub const NEXT_CURSOR: &str = "x-next-cursor";
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 200;
+
+/// `GET /assistants?limit=&cursor=`.
+#[derive(Debug, serde::Deserialize)]
+pub struct Page {
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
 #[tracing::instrument(name = "read_assistant", skip_all)]

@@ -184,6 +184,47 @@ async fn rotation_returns_a_minted_token_once_and_keeps_the_old_one_for_the_over
 }
 
 #[tokio::test]
+async fn the_list_of_assistants_pages() {
+    let app = app().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            create(&app, "alice", json!({"name": format!("bot {i}")})).await["assistant_id"]
+                .clone(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut path = "/assistants?limit=2".to_owned();
+    loop {
+        let resp = app.get(&path).user("alice").send().await;
+        assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+        seen.extend(
+            resp.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["assistant_id"].clone()),
+        );
+        match resp.header("x-next-cursor") {
+            "" => break,
+            next => path = format!("/assistants?limit=2&cursor={next}"),
+        }
+    }
+    assert_eq!(seen, ids, "every assistant once, oldest first");
+    let all = app.get("/assistants").user("alice").send().await.json();
+    assert_eq!(all.as_array().unwrap().len(), 5);
+    for bad in ["0", "201", "x"] {
+        let resp = app
+            .get(&format!("/assistants?limit={bad}"))
+            .user("alice")
+            .send()
+            .await;
+        assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(resp.detail().contains("limit"));
+    }
+}
+
+#[tokio::test]
 async fn a_token_cannot_open_two_assistants() {
     let app = app().await;
     let body = json!({"name": "a", "config": {"configurable": {"type==agent/public_token": "pubkey_shared_token_1"}}});
