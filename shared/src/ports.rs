@@ -75,6 +75,9 @@ pub trait ThreadStore: Send + Sync {
         messages: &[StoredMessage],
         idle_ttl_secs: i64,
     ) -> Result<(), StoreError>;
+
+    /// Deletes the thread and every message in it (absent is fine).
+    async fn delete_thread(&self, key: &ThreadKey) -> Result<(), StoreError>;
 }
 
 /// Outcome of a capped increment.

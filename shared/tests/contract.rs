@@ -99,7 +99,32 @@ contract!(
     codes_count_wrong_tries_and_are_consumed_once,
     racing_confirmations_consume_a_code_exactly_once,
     a_large_turn_is_stored_whole_and_read_back_across_pages,
+    a_deleted_thread_is_gone_and_starts_afresh,
 );
+
+async fn a_deleted_thread_is_gone_and_starts_afresh(b: Backend) {
+    let k = key("erase");
+    let other = key("keep");
+    for i in 0..3 {
+        let turn = [msg(Role::Human, &format!("q{i}"), i), msg(Role::Ai, "a", i)];
+        b.store.append_messages(&k, &turn, 3600).await.unwrap();
+    }
+    b.store
+        .append_messages(&other, &[msg(Role::Human, "kept", 0)], 3600)
+        .await
+        .unwrap();
+    b.store.delete_thread(&k).await.unwrap();
+    b.store.delete_thread(&k).await.unwrap();
+    assert!(b.store.recent_messages(&k, 10).await.unwrap().is_empty());
+    assert_eq!(b.store.recent_messages(&other, 10).await.unwrap().len(), 1);
+    b.store
+        .append_messages(&k, &[msg(Role::Human, "new", 9)], 3600)
+        .await
+        .unwrap();
+    let fresh = b.store.recent_messages(&k, 10).await.unwrap();
+    assert_eq!(fresh.len(), 1);
+    assert_eq!(fresh[0].message.content, "new");
+}
 
 /// More messages than one batch write holds, and more bytes than one 1 MB query page:
 /// the turn is stored whole and the history read follows the pages.

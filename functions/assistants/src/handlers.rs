@@ -2,9 +2,11 @@
 //! rule and stores conditionally.
 
 use agentgate_shared::domain::assistant::{Assistant, DEFAULT_ROTATION_OVERLAP_SECS};
+use agentgate_shared::domain::ids::parse_end_user;
 use agentgate_shared::domain::ids::{AssistantId, UserId};
 use agentgate_shared::domain::link::parse_email;
 use agentgate_shared::domain::memory::MemoryKey;
+use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::failure::Fault;
 use agentgate_shared::http::{JsonObject, OptionalJsonObject, Owner};
 use agentgate_shared::ports::StoreError;
@@ -250,10 +252,36 @@ async fn forget_memory(
     user: &UserId,
     id: &str,
     whose: Whose<'_>,
+    transcript: bool,
 ) -> Result<StatusCode, AssistantsError> {
     let (key, _) = memory_of(state, user, id, whose).await?;
+    if transcript {
+        // What the OpenAI endpoint recorded for this end user goes with the memory.
+        let Whose::EndUser(raw) = whose else {
+            return Err(Fault::invalid("transcript=true applies to end users").into());
+        };
+        let end_user = parse_end_user(raw).ok_or_else(|| Fault::invalid("bad end user"))?;
+        let thread = ThreadKey::openai(key.assistant(), end_user);
+        state.store.delete_thread(&thread).await?;
+    }
     state.store.forget(&key).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?transcript=true` on an erase.
+#[derive(Debug, serde::Deserialize)]
+pub struct Erase {
+    transcript: Option<String>,
+}
+
+impl Erase {
+    fn transcript(&self) -> Result<bool, AssistantsError> {
+        match self.transcript.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(Fault::invalid("transcript must be true or false").into()),
+        }
+    }
 }
 
 /// `GET /assistants/{id}/memories/owner`: what the assistant remembers about its owner.
@@ -273,7 +301,7 @@ pub async fn forget_owner_memory(
     Owner(user, ..): OwnerJwt,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AssistantsError> {
-    forget_memory(&state, &user, &id, Whose::Owner).await
+    forget_memory(&state, &user, &id, Whose::Owner, false).await
 }
 
 /// `GET /assistants/{id}/memories/{end-users|emails}/{who}`: what the assistant remembers
@@ -289,14 +317,17 @@ pub async fn user_memory(
 }
 
 /// `DELETE /assistants/{id}/memories/{end-users|emails}/{who}`: forgets that user (for
-/// example on their request); absent is fine.
+/// example on their request); absent is fine. With `?transcript=true`, an end user's
+/// transcript of the OpenAI-compatible endpoint is erased too.
 #[tracing::instrument(name = "forget_user_memory", skip_all)]
 pub async fn forget_user_memory(
     State(state): State<AppState>,
     Owner(user, ..): OwnerJwt,
     Path((id, kind, who)): Path<(String, String, String)>,
+    Query(erase): Query<Erase>,
 ) -> Result<StatusCode, AssistantsError> {
-    forget_memory(&state, &user, &id, Whose::of(&kind, &who)?).await
+    let whose = Whose::of(&kind, &who)?;
+    forget_memory(&state, &user, &id, whose, erase.transcript()?).await
 }
 
 async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, AssistantsError> {

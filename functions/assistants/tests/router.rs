@@ -184,6 +184,56 @@ async fn rotation_returns_a_minted_token_once_and_keeps_the_old_one_for_the_over
 }
 
 #[tokio::test]
+async fn an_end_users_transcript_can_be_erased_with_their_memory() {
+    use agentgate_shared::domain::message::{Message, Role};
+    use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
+    let app = app().await;
+    let created = create(&app, "alice", json!({"name": "m"})).await;
+    let aid = AssistantId::parse(created["assistant_id"].as_str().unwrap()).unwrap();
+    let dave = ThreadKey::openai(&aid, "dave");
+    let said = StoredMessage {
+        message: Message::new(Role::Human, "my card is 4111"),
+        run_id: agentgate_shared::domain::ids::RunId::mint(),
+        created_at: 0,
+    };
+    app.state
+        .store
+        .append_messages(&dave, &[said], 3600)
+        .await
+        .unwrap();
+    let path = format!("{}/memories/end-users/dave", path_of(&created));
+    let resp = app.delete(&path).user("alice").send().await;
+    assert_eq!(resp.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.messages(&dave).await.len(),
+        1,
+        "the memory alone, by default"
+    );
+    for bad in ["?transcript=yes", "?transcript=1"] {
+        let resp = app
+            .delete(&format!("{path}{bad}"))
+            .user("alice")
+            .send()
+            .await;
+        assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let resp = app
+        .delete(&format!("{path}?transcript=true"))
+        .user("mallory")
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.messages(&dave).await.len(), 1);
+    let resp = app
+        .delete(&format!("{path}?transcript=true"))
+        .user("alice")
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::NO_CONTENT);
+    assert!(app.messages(&dave).await.is_empty());
+}
+
+#[tokio::test]
 async fn the_list_of_assistants_pages() {
     let app = app().await;
     let mut ids = Vec::new();

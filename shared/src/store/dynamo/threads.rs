@@ -216,6 +216,29 @@ impl ThreadStore for DynamoStore {
             .collect();
         self.write_messages(puts).await
     }
+
+    /// Every item of the thread's partition (its meta and messages), newest messages first,
+    /// deleted 100 at a time: an erase that fails part-way leaves only older messages, and
+    /// running it again finishes it.
+    async fn delete_thread(&self, key: &ThreadKey) -> Result<(), StoreError> {
+        let query = self
+            .query()
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(items::thread_pk(key)))
+            .projection_expression("pk, sk")
+            .scan_index_forward(false);
+        let keys = self.query_all(query, None).await?;
+        for chunk in keys.chunks(100) {
+            let ops = chunk
+                .iter()
+                .map(|k| self.delete_action(k.clone()))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.transact_all(ops)
+                .await
+                .map_err(|e| classify("TransactWriteItems", e))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -102,4 +102,16 @@ impl ThreadStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_thread(&self, key: &ThreadKey) -> Result<(), StoreError> {
+        let key = key.as_str().to_owned();
+        self.tx(move |tx, _| {
+            tx.execute("DELETE FROM messages WHERE thread = ?1", params![key])
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM threads WHERE key = ?1", params![key])
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
 }
