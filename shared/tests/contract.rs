@@ -117,10 +117,8 @@ async fn a_deleted_thread_is_gone_and_starts_afresh(b: Backend) {
     b.store.delete_thread(&k).await.unwrap();
     assert!(b.store.recent_messages(&k, 10).await.unwrap().is_empty());
     assert_eq!(b.store.recent_messages(&other, 10).await.unwrap().len(), 1);
-    b.store
-        .append_messages(&k, &[msg(Role::Human, "new", 9)], 3600)
-        .await
-        .unwrap();
+    let new = [msg(Role::Human, "new", 9)];
+    b.store.append_messages(&k, &new, 3600).await.unwrap();
     let fresh = b.store.recent_messages(&k, 10).await.unwrap();
     assert_eq!(fresh.len(), 1);
     assert_eq!(fresh[0].message.content, "new");

@@ -209,13 +209,13 @@ async fn an_end_users_transcript_can_be_erased_with_their_memory() {
         1,
         "the memory alone, by default"
     );
+    let erase = |query: &str| app.delete(&format!("{path}{query}")).user("alice").send();
     for bad in ["?transcript=yes", "?transcript=1"] {
-        let resp = app
-            .delete(&format!("{path}{bad}"))
-            .user("alice")
-            .send()
-            .await;
-        assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(
+            erase(bad).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}"
+        );
     }
     let resp = app
         .delete(&format!("{path}?transcript=true"))
@@ -224,12 +224,10 @@ async fn an_end_users_transcript_can_be_erased_with_their_memory() {
         .await;
     assert_eq!(resp.status, StatusCode::NOT_FOUND);
     assert_eq!(app.messages(&dave).await.len(), 1);
-    let resp = app
-        .delete(&format!("{path}?transcript=true"))
-        .user("alice")
-        .send()
-        .await;
-    assert_eq!(resp.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        erase("?transcript=true").await.status,
+        StatusCode::NO_CONTENT
+    );
     assert!(app.messages(&dave).await.is_empty());
 }
 

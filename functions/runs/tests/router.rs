@@ -48,6 +48,16 @@ fn run_body(a: &Assistant, thread: &str, text: &str) -> Value {
     json!({"assistant_id": a.id, "thread_id": thread, "input": [{"role": "human", "content": text}]})
 }
 
+/// A run of alice's as the owner (`/runs/stream` with her JWT).
+async fn owner_run(app: &TestApp, a: &Assistant, thread: &str, text: &str) -> TestResponse {
+    let body = run_body(a, thread, text);
+    app.post("/runs/stream")
+        .user("alice")
+        .json(&body)
+        .send()
+        .await
+}
+
 fn public_thread(a: &Assistant, thread: &str) -> ThreadKey {
     ThreadKey::public(&a.id, &ThreadId::parse(thread).unwrap())
 }
@@ -342,12 +352,7 @@ async fn an_owner_run_carries_the_owners_memory_and_a_public_run_none() {
         .await
         .unwrap();
 
-    let resp = app
-        .post("/runs/stream")
-        .user("alice")
-        .json(&run_body(&a, "t1", "Dinner ideas?"))
-        .send()
-        .await;
+    let resp = owner_run(&app, &a, "t1", "Dinner ideas?").await;
     assert_eq!(resp.status, StatusCode::OK);
     let system = app.openai.seen()[0].body["messages"][0].clone();
     assert_eq!(system["role"], "system");
@@ -516,12 +521,7 @@ async fn public_callers_stop_at_the_daily_token_budget() {
     let retry: u64 = over.header("retry-after").parse().unwrap();
     assert!((1..=86_400).contains(&retry));
     // The owner is not a public caller.
-    let owner = app
-        .post("/runs/stream")
-        .user("alice")
-        .json(&run_body(&a, "t", "hi"))
-        .send()
-        .await;
+    let owner = owner_run(&app, &a, "t", "hi").await;
     assert_eq!(owner.status, StatusCode::OK);
 }
 
@@ -538,12 +538,7 @@ async fn web_apps_on_any_origin_may_stream_runs() {
         );
     }
     let a = app.assistant("alice", json!({})).await;
-    let resp = app
-        .post("/runs/stream")
-        .user("alice")
-        .json(&run_body(&a, "t", "x"))
-        .send()
-        .await;
+    let resp = owner_run(&app, &a, "t", "x").await;
     assert_eq!(resp.header("access-control-allow-origin"), "*");
     let refused = app
         .post("/runs/stream")

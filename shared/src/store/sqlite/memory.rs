@@ -107,12 +107,9 @@ impl MemoryStore for SqliteStore {
     }
 
     async fn forget(&self, key: &MemoryKey) -> Result<(), StoreError> {
-        let key = key.as_str().to_owned();
-        self.tx(move |tx, _| {
-            tx.execute("DELETE FROM memories WHERE key = ?1", params![key])
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        let key = rusqlite::types::Value::Text(key.as_str().to_owned());
+        self.run("DELETE FROM memories WHERE key = ?1".to_owned(), vec![key])
+            .await
+            .map(drop)
     }
 }
