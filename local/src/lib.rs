@@ -2,9 +2,19 @@
 //!
 //! It mounts exactly the routers the Lambdas run, so what works here works deployed.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use agentgate_shared::state::AppState;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tower::ServiceExt;
+
+/// A client has this long to send a request's headers, and a kept-alive connection this
+/// long to start its next request: slow or idle connections cannot pile up.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every family, merged. Routes do not overlap, so merge order does not matter.
 pub fn app(state: AppState) -> Router {
@@ -15,4 +25,52 @@ pub fn app(state: AppState) -> Router {
         .merge(agentgate_widget::router(state.clone()))
         .merge(agentgate_links::router(state.clone()))
         .merge(agentgate_assistants::router(state))
+}
+
+/// Serves `app` on `listener` (HTTP/1.1, the peer's address available as `ConnectInfo`)
+/// until `shutdown` completes, with [`HEADER_READ_TIMEOUT`] on every connection.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    serve_with(listener, app, HEADER_READ_TIMEOUT, shutdown).await;
+}
+
+/// [`serve`] with another header-read and idle timeout.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
 }

@@ -93,13 +93,11 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     println!("agentgate listening on http://{bound} ({store})");
-    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    agentgate_local::serve(listener, agentgate_local::app(state), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(())
 }
 
 async fn create_table(table: &str) -> Result<(), String> {

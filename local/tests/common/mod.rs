@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 pub async fn serve(state: AppState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = agentgate_local::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let app = agentgate_local::app(state);
+    let task = tokio::spawn(agentgate_local::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
     (addr, task)
 }
 
