@@ -123,7 +123,7 @@ impl Memories {
         };
         let read = self
             .store
-            .add_pending(key, added)
+            .add_pending_from(key, thread, added)
             .await
             .map_err(MemoryError::NotCounted)?;
         if !read.due() {
@@ -141,14 +141,7 @@ impl Memories {
         let limit = usize::try_from(read.pending)
             .unwrap_or(usize::MAX)
             .min(MAX_TRANSCRIPT_MESSAGES);
-        let transcript: Vec<Message> = self
-            .store
-            .recent_messages(thread, limit)
-            .await
-            .map_err(MemoryError::Store)?
-            .into_iter()
-            .map(|m| m.message)
-            .collect();
+        let transcript = self.transcript(thread, &read, limit).await?;
         let summary = self.summarise(&assistant, &read, &transcript).await?;
         match self.store.save_summary(key, &read, &summary).await {
             Ok(()) => {
@@ -158,6 +151,29 @@ impl Memories {
             Err(StoreError::Conflict) => Ok(Absorbed::Superseded),
             Err(e) => Err(MemoryError::Store(e)),
         }
+    }
+
+    /// The newest `limit` messages across every thread that fed the count since the last
+    /// summary (the user may have spoken in several conversations), oldest first.
+    async fn transcript(
+        &self,
+        thread: &ThreadKey,
+        read: &Memory,
+        limit: usize,
+    ) -> Result<Vec<Message>, MemoryError> {
+        let mut addresses = read.threads.clone();
+        if !addresses.iter().any(|a| a == thread.as_str()) {
+            addresses.push(thread.as_str().to_owned());
+        }
+        let mut messages = Vec::new();
+        for address in addresses {
+            let key = ThreadKey::stored(address, None);
+            let found = self.store.recent_messages(&key, limit).await;
+            messages.extend(found.map_err(MemoryError::Store)?);
+        }
+        messages.sort_by_key(|m| m.created_at);
+        let skip = messages.len().saturating_sub(limit);
+        Ok(messages.into_iter().skip(skip).map(|m| m.message).collect())
     }
 
     /// One call to the assistant's model: the previous memory and the conversation in, the

@@ -156,9 +156,17 @@ pub trait MemoryStore: Send + Sync {
     /// as it is after the count (created empty if absent).
     async fn add_pending(&self, key: &MemoryKey, messages: u64) -> Result<Memory, StoreError>;
 
+    /// [`Self::add_pending`], noting that the messages were stored in `from`.
+    async fn add_pending_from(
+        &self,
+        key: &MemoryKey,
+        from: &ThreadKey,
+        messages: u64,
+    ) -> Result<Memory, StoreError>;
+
     /// Stores `summary` if the memory is still at `read.version`, and takes the
-    /// `read.pending` messages it covers off the count (messages counted since stay
-    /// pending); `Conflict` if another summary was saved first.
+    /// `read.pending` messages and `read.threads` it covers off the memory (what was
+    /// counted since stays); `Conflict` if another summary was saved first.
     async fn save_summary(
         &self,
         key: &MemoryKey,

@@ -100,7 +100,29 @@ contract!(
     racing_confirmations_consume_a_code_exactly_once,
     a_large_turn_is_stored_whole_and_read_back_across_pages,
     a_deleted_thread_is_gone_and_starts_afresh,
+    memories_note_the_threads_that_fed_them,
 );
+
+async fn memories_note_the_threads_that_fed_them(b: Backend) {
+    let k = MemoryKey::owner(&AssistantId::mint(), &UserId::parse("alice").unwrap());
+    let (t1, t2, t3) = (key("one"), key("two"), key("three"));
+    b.store.add_pending_from(&k, &t1, 2).await.unwrap();
+    b.store.add_pending_from(&k, &t2, 2).await.unwrap();
+    let read = b.store.add_pending_from(&k, &t1, 1).await.unwrap();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let want = sorted(vec![t1.as_str().to_owned(), t2.as_str().to_owned()]);
+    assert_eq!(sorted(read.threads.clone()), want);
+    assert_eq!(read.pending, 5);
+    // Counted while the summary was being written: stays for the next one.
+    b.store.add_pending_from(&k, &t3, 2).await.unwrap();
+    b.store.save_summary(&k, &read, "sum").await.unwrap();
+    let after = b.store.memory(&k).await.unwrap().unwrap();
+    assert_eq!(after.threads, vec![t3.as_str().to_owned()]);
+    assert_eq!(after.pending, 2);
+}
 
 async fn a_deleted_thread_is_gone_and_starts_afresh(b: Backend) {
     let k = key("erase");

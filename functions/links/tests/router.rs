@@ -635,7 +635,13 @@ async fn a_verified_emails_memory_reaches_its_later_conversations() {
         .as_str()
         .unwrap()
         .to_owned();
-    for m in ["I love hiking", "Mostly in Sintra", "On weekends"] {
+    chat(&app, &token, &s, json!({"message": "I love hiking"})).await;
+    // The rest in another conversation: the summary reads both.
+    app.post(&format!("/api/public/conversations/{token}"))
+        .bearer(&s)
+        .send()
+        .await;
+    for m in ["Mostly in Sintra", "On weekends"] {
         chat(&app, &token, &s, json!({"message": m})).await;
     }
     // Six messages: a summary is made in the background (in process here).
@@ -655,6 +661,15 @@ async fn a_verified_emails_memory_reaches_its_later_conversations() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(memory["summary"], "Carol hikes in Sintra.", "{memory}");
+    let asked = app.openai.seen();
+    let summary_request = asked
+        .iter()
+        .map(|r| r.body.to_string())
+        .find(|b| b.contains("On weekends") && b.contains("I love hiking"));
+    assert!(
+        summary_request.is_some(),
+        "the summary read both conversations"
+    );
     assert_eq!(
         memory["user"],
         json!({"kind": "email", "id": "carol@example.com"})

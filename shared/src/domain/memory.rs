@@ -108,6 +108,9 @@ pub struct Memory {
     pub pending: u64,
     /// When the last summary was saved (ms since the epoch; 0 if never).
     pub updated_at: i64,
+    /// The threads (storage addresses) whose messages were counted since the last summary:
+    /// the next summary reads all of them, so facts said in another conversation count.
+    pub threads: Vec<String>,
 }
 
 impl Memory {

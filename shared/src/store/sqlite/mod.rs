@@ -75,6 +75,7 @@ impl SqliteStore {
             conn.execute_batch(schema).map_err(unavailable)?;
         }
         assistants::migrate(&conn)?;
+        memory::migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock,
