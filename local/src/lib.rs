@@ -56,6 +56,11 @@ pub async fn serve_with(
             },
             () = &mut shutdown => return,
         };
+        // Small frames (an SSE event, a streamed reply's first bytes) go out at once instead
+        // of waiting for the client's delayed ACK (Nagle's algorithm).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         let app = app.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(

@@ -49,11 +49,12 @@ pub async fn chat(
     JsonObject(body, ..): JsonObject<WidgetError>,
 ) -> Result<Response, WidgetError> {
     let req = ChatRequest::parse(&body).map_err(WidgetError::Invalid)?;
-    tracing::Span::current().record("assistant_id", req.bot.as_str());
+    let bot = req.bot.clone().ok_or(WidgetError::NotFound)?;
+    tracing::Span::current().record("assistant_id", bot.as_str());
     // Only assistants open to everyone serve a widget; any other is reported as absent.
     let assistant = state
         .store
-        .get_assistant(&req.bot)
+        .get_assistant(&bot)
         .await?
         .filter(|a| a.access_mode() == AccessMode::PublicNoAuth)
         .ok_or(WidgetError::NotFound)?;

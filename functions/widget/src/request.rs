@@ -16,7 +16,9 @@ pub const MAX_URL_LEN: usize = 2_048;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatRequest {
-    pub bot: AssistantId,
+    /// The bot the request names; `None` for a well-formed id no bot can have (404, not 400:
+    /// only a body that breaks the schema is a bad request).
+    pub bot: Option<AssistantId>,
     pub visitor: String,
     /// The conversation to continue; a malformed id counts as none (a new one is minted).
     pub conversation: Option<ThreadId>,
@@ -29,9 +31,8 @@ impl ChatRequest {
         let required = |field: &str| -> Result<&str, String> {
             opt_str(body, field)?.ok_or_else(|| format!("{field} is required"))
         };
-        // An unknown or malformed bot id is a bot that does not exist.
-        let bot = AssistantId::parse(required("botPublicId")?)
-            .map_err(|_| "botPublicId does not name a bot".to_owned())?;
+        // An id that is not a bot's is a bot that does not exist.
+        let bot = AssistantId::parse(required("botPublicId")?).ok();
         let visitor = required("visitorId")?.trim();
         if visitor.is_empty()
             || visitor.len() > MAX_VISITOR_ID_LEN

@@ -157,7 +157,12 @@ async fn errors_use_the_widget_shape_and_codes() {
         ),
         (message(&open, "v", None, "   "), 400, "INVALID_REQUEST"),
         (
-            json!({"botPublicId": "bot_unknown", "visitorId": "v", "message": "m"}),
+            json!({"botPublicId": "bot_doesnotexist", "visitorId": "v", "message": "m"}),
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            json!({"botPublicId": 42, "visitorId": "v", "message": "m"}),
             400,
             "INVALID_REQUEST",
         ),
