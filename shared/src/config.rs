@@ -107,6 +107,9 @@ pub struct Settings {
     /// Tokens (input and output) public callers may spend per assistant per UTC day
     /// (`AGENTGATE_DAILY_TOKEN_BUDGET`; `type==agent/daily_token_budget` overrides it).
     pub daily_token_budget: u64,
+    /// Widget messages per owner per UTC month, across their bots; 0 for no ceiling
+    /// (`AGENTGATE_OWNER_MONTHLY_MESSAGES`).
+    pub owner_monthly_messages: u64,
     /// Who summarises per-user memories: this process (local) or the table's stream.
     pub memory_trigger: Trigger,
 }
@@ -128,6 +131,7 @@ impl Default for Settings {
             anonymous_per_minute: 120,
             history_chars: 12_000,
             daily_token_budget: 2_000_000,
+            owner_monthly_messages: 1_000_000,
             memory_trigger: Trigger::InProcess,
         }
     }
@@ -172,6 +176,7 @@ impl Settings {
             anonymous_per_minute: env_num("AGENTGATE_ANONYMOUS_PER_MINUTE", 120)?,
             history_chars: env_num("AGENTGATE_HISTORY_CHARS", 12_000)?,
             daily_token_budget: env_num("AGENTGATE_DAILY_TOKEN_BUDGET", 2_000_000)?,
+            owner_monthly_messages: env_num("AGENTGATE_OWNER_MONTHLY_MESSAGES", 1_000_000)?,
             pacing: Pacing {
                 snapshot_interval: Duration::from_millis(env_num(
                     "AGENTGATE_SNAPSHOT_INTERVAL_MS",

@@ -32,6 +32,8 @@ pub enum Kind {
     Conflict,
     /// A cap was reached; retry after the given time.
     RateLimited,
+    /// The owner's plan has no messages left this month.
+    PlanLimit,
     /// The model this needs is not configured on the server.
     Unavailable,
     /// The model did not answer in time.
@@ -55,6 +57,7 @@ impl Kind {
             Self::Gone => "GONE",
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::PlanLimit => "PLAN_LIMIT_REACHED",
             Self::Unavailable | Self::Busy => "UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::Upstream => "UPSTREAM_ERROR",

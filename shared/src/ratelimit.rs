@@ -170,6 +170,50 @@ impl Guesses {
     }
 }
 
+/// Whether an owner's plan still has messages this month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Within,
+    /// The monthly ceiling is reached (until the month ends).
+    Reached,
+}
+
+/// Counts one message against the owner's monthly ceiling (`AGENTGATE_OWNER_MONTHLY_MESSAGES`,
+/// 0 for none), exactly under concurrency like the other caps.
+pub async fn plan(
+    store: &dyn CounterStore,
+    settings: &Settings,
+    owner: &UserId,
+    now_secs: i64,
+) -> Result<Plan, StoreError> {
+    let limit = settings.owner_monthly_messages;
+    if limit == 0 {
+        return Ok(Plan::Within);
+    }
+    let (month, ends) = crate::domain::time::month_of(now_secs);
+    let key = plan_key(owner, &month);
+    Ok(
+        match store.increment_below(&key, limit, ends + 86_400).await? {
+            Admission::Admitted(_) => Plan::Within,
+            Admission::Rejected => Plan::Reached,
+        },
+    )
+}
+
+/// The messages an owner's plan counted this month.
+pub async fn plan_used(
+    store: &dyn CounterStore,
+    owner: &UserId,
+    now_secs: i64,
+) -> Result<u64, StoreError> {
+    let (month, _) = crate::domain::time::month_of(now_secs);
+    store.counter_value(&plan_key(owner, &month)).await
+}
+
+fn plan_key(owner: &UserId, month: &str) -> String {
+    format!("plan:{owner}:{month}")
+}
+
 /// Counts the request against every cap in order, stopping at the first refusal.
 pub async fn admit(
     store: &dyn CounterStore,

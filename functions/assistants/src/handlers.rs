@@ -10,6 +10,7 @@ use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::failure::Fault;
 use agentgate_shared::http::{JsonObject, OptionalJsonObject, Owner};
 use agentgate_shared::ports::StoreError;
+use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -185,7 +186,15 @@ pub async fn usage(
             .unwrap_or(state.settings.daily_token_budget),
         today,
     };
-    Ok(Json(usage_json(&assistant, days, &rows, budget)))
+    let mut out = usage_json(&assistant, days, &rows, budget);
+    // The owner's widget messages this month, against their plan's ceiling.
+    let now = state.clock.now_secs();
+    let used = ratelimit::plan_used(state.store.as_ref(), &user, now).await?;
+    out["plan"] = json!({
+        "monthly_messages": state.settings.owner_monthly_messages,
+        "used_this_month": used,
+    });
+    Ok(Json(out))
 }
 
 /// Whose memory a memory route names: the caller (`memories/owner`), a named end user of

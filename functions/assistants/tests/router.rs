@@ -338,6 +338,11 @@ async fn owners_read_their_assistants_usage() {
         totals["input_tokens"].as_u64().unwrap() + totals["output_tokens"].as_u64().unwrap()
     );
     assert_eq!(budget["exhausted"], false);
+    assert_eq!(usage_json["plan"]["monthly_messages"], 1_000_000);
+    assert_eq!(
+        usage_json["plan"]["used_this_month"], 0,
+        "only widget messages count"
+    );
     assert_eq!(usage_json["daily"][0]["date"].as_str().unwrap().len(), 10);
 
     assert_eq!(usage("", "mallory").await.status, StatusCode::NOT_FOUND);

@@ -49,6 +49,7 @@ fn openai_names(kind: Kind) -> (&'static str, Option<&'static str>) {
         Kind::Unauthenticated => ("invalid_request_error", Some("invalid_api_key")),
         Kind::Forbidden => ("permission_error", None),
         Kind::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
+        Kind::PlanLimit => ("insufficient_quota", Some("insufficient_quota")),
         Kind::Unavailable => ("api_error", Some("provider_not_configured")),
         Kind::UpstreamTimeout => ("api_error", Some("upstream_timeout")),
         Kind::Upstream => ("api_error", Some("upstream_error")),

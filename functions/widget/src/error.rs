@@ -13,6 +13,8 @@ pub enum WidgetError {
     Invalid(String),
     #[error("no bot with that botPublicId")]
     NotFound,
+    #[error("this assistant is unavailable right now")]
+    PlanLimit,
 }
 
 agentgate_shared::shared_failures!(WidgetError, into_code_response);
@@ -25,6 +27,7 @@ impl WidgetError {
             Self::Shared(fault) => fault.failure(),
             Self::Invalid(_) => Failure::new(Kind::Invalid, StatusCode::BAD_REQUEST, message),
             Self::NotFound => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
+            Self::PlanLimit => Failure::new(Kind::PlanLimit, StatusCode::PAYMENT_REQUIRED, message),
         }
     }
 }

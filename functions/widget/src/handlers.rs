@@ -65,7 +65,13 @@ pub async fn chat(
         &req.visitor,
         ip,
     );
-    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
+    let now = state.clock.now_secs();
+    ratelimit::admit(state.store.as_ref(), &caps, now).await?;
+    // The owner's monthly ceiling, after the caps: a refused message is not counted.
+    let plan = ratelimit::plan(state.store.as_ref(), &state.settings, &assistant.owner, now);
+    if plan.await? == ratelimit::Plan::Reached {
+        return Err(WidgetError::PlanLimit);
+    }
 
     // A conversation continues only if it is this visitor's and still alive; otherwise a
     // new one starts, and its id comes back in the final event.

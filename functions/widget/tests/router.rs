@@ -231,6 +231,27 @@ async fn the_owner_cap_spans_every_bot_of_the_owner() {
 }
 
 #[tokio::test]
+async fn the_owners_monthly_ceiling_answers_402_across_their_bots() {
+    let app = TestApp::tuned(agentgate_widget::router, |s| s.owner_monthly_messages = 2).await;
+    let one = bot(&app, "agency", "public_no_auth", "echo").await;
+    let two = bot(&app, "agency", "public_no_auth", "echo").await;
+    let other = bot(&app, "someone-else", "public_no_auth", "echo").await;
+    assert_eq!(
+        chat(&app, &message(&one, "a", None, "hi")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        chat(&app, &message(&two, "b", None, "hi")).await.status,
+        StatusCode::OK
+    );
+    let resp = chat(&app, &message(&one, "c", None, "hi")).await;
+    resp.assert_error(402, "PLAN_LIMIT_REACHED");
+    assert_eq!(resp.header("access-control-allow-origin"), "*");
+    let resp = chat(&app, &message(&other, "d", None, "hi")).await;
+    assert_eq!(resp.status, StatusCode::OK, "another owner's plan");
+}
+
+#[tokio::test]
 async fn preflights_allow_any_origin() {
     let app = app().await;
     let resp = app.preflight(CHAT, "content-type, x-widget-version").await;

@@ -89,6 +89,20 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The UTC month of `epoch_secs` as `YYYY-MM`, and the epoch second it ends at.
+pub fn month_of(epoch_secs: i64) -> (String, i64) {
+    let (y, m, _) = civil_from_days(epoch_secs.div_euclid(86_400));
+    let (ny, nm) = if m == 12 {
+        (y + 1, 1)
+    } else {
+        (y, i64::from(m) + 1)
+    };
+    (
+        format!("{y:04}-{m:02}"),
+        days_from_civil(ny, nm, 1) * 86_400,
+    )
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -131,6 +145,22 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn months_and_their_ends() {
+        assert_eq!(
+            month_of(1_795_305_600),
+            ("2026-11".to_owned(), 1_796_083_200)
+        );
+        let (m, end) = month_of(1_796_083_200 - 1);
+        assert_eq!((m.as_str(), end), ("2026-11", 1_796_083_200));
+        assert_eq!(month_of(1_796_083_200).0, "2026-12");
+        assert_eq!(
+            month_of(1_798_761_599).1,
+            1_798_761_600,
+            "December ends with the year"
+        );
     }
 
     #[test]
