@@ -34,6 +34,8 @@ pub enum Kind {
     RateLimited,
     /// The owner's plan has no messages left this month.
     PlanLimit,
+    /// The calling page's origin is not one the owner allowed.
+    OriginNotAllowed,
     /// The model this needs is not configured on the server.
     Unavailable,
     /// The model did not answer in time.
@@ -58,6 +60,7 @@ impl Kind {
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
             Self::PlanLimit => "PLAN_LIMIT_REACHED",
+            Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::Unavailable | Self::Busy => "UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::Upstream => "UPSTREAM_ERROR",

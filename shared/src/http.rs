@@ -228,13 +228,15 @@ impl Cors {
     }
 }
 
+/// Sets the headers a handler has not set itself (a handler may answer one origin by name).
 fn set_headers<const N: usize>(
     resp: &mut Response,
     headers: [(header::HeaderName, &'static str); N],
 ) {
     for (name, value) in headers {
         resp.headers_mut()
-            .insert(name, HeaderValue::from_static(value));
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
 }
 

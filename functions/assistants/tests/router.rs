@@ -115,6 +115,10 @@ async fn bad_input_is_refused_and_changes_nothing() {
             json!({"config": {"configurable": {"type==agent/public_token": "aaaaaaaaaaaaaaaa"}}}),
             "too easy to guess",
         ),
+        (
+            json!({"config": {"configurable": {"type==agent/allowed_origins": ["shop.example.com"]}}}),
+            "allowed_origins",
+        ),
         (json!({"config": "x"}), "config must be an object"),
         (json!({"name": 3}), "name must be a string"),
         (json!({"name": ""}), "name must be"),

@@ -15,6 +15,8 @@ pub enum WidgetError {
     NotFound,
     #[error("this assistant is unavailable right now")]
     PlanLimit,
+    #[error("this page's origin may not use this bot")]
+    OriginNotAllowed,
 }
 
 agentgate_shared::shared_failures!(WidgetError, into_code_response);
@@ -28,6 +30,9 @@ impl WidgetError {
             Self::Invalid(_) => Failure::new(Kind::Invalid, StatusCode::BAD_REQUEST, message),
             Self::NotFound => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
             Self::PlanLimit => Failure::new(Kind::PlanLimit, StatusCode::PAYMENT_REQUIRED, message),
+            Self::OriginNotAllowed => {
+                Failure::new(Kind::OriginNotAllowed, StatusCode::FORBIDDEN, message)
+            }
         }
     }
 }

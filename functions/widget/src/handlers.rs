@@ -40,12 +40,27 @@ impl<S: Send + Sync> FromRequestParts<S> for UiStream {
     }
 }
 
+/// The `Origin` of the page that made the request, when a browser sent one.
+pub struct PageOrigin(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageOrigin {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let origin = parts.headers.get(http::header::ORIGIN);
+        Ok(Self(
+            origin.and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ))
+    }
+}
+
 /// `POST /v1/public/chat`: one visitor message, one streamed reply.
 #[tracing::instrument(name = "widget_chat", skip_all)]
 pub async fn chat(
     State(state): State<AppState>,
     SourceIp(ip): SourceIp,
     UiStream(modern): UiStream,
+    PageOrigin(origin): PageOrigin,
     JsonObject(body, ..): JsonObject<WidgetError>,
 ) -> Result<Response, WidgetError> {
     let req = ChatRequest::parse(&body).map_err(WidgetError::Invalid)?;
@@ -58,6 +73,14 @@ pub async fn chat(
         .await?
         .filter(|a| a.access_mode() == AccessMode::PublicNoAuth)
         .ok_or(WidgetError::NotFound)?;
+    // An owner may restrict which sites embed the bot; pages elsewhere are refused (a
+    // request without an Origin is not a browser's cross-origin call).
+    let origin = origin.filter(|_| assistant.restricts_origins());
+    if let Some(o) = &origin
+        && !assistant.allows_origin(o)
+    {
+        return Err(WidgetError::OriginNotAllowed);
+    }
     let caps = ratelimit::widget_caps(
         &state.settings,
         &assistant.id,
@@ -88,14 +111,21 @@ pub async fn chat(
         .public();
     let started = state.turns.start(turn).await?;
     let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
-    if modern {
+    let mut resp = if modern {
         let mut resp = sse_response(started.stream(UiMessageEncoder::new(ids)));
         resp.headers_mut().insert(
             "x-vercel-ai-ui-message-stream",
             HeaderValue::from_static("v1"),
         );
-        Ok(resp)
+        resp
     } else {
-        Ok(sse_response(started.stream(LegacyWidgetEncoder::new(ids))))
+        sse_response(started.stream(LegacyWidgetEncoder::new(ids)))
+    };
+    // A restricted bot answers its allowed origin by name, not `*`.
+    if let Some(o) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        let h = resp.headers_mut();
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(http::header::VARY, HeaderValue::from_static("Origin"));
     }
+    Ok(resp)
 }

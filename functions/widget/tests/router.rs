@@ -252,6 +252,45 @@ async fn the_owners_monthly_ceiling_answers_402_across_their_bots() {
 }
 
 #[tokio::test]
+async fn an_owner_may_restrict_the_bot_to_listed_origins() {
+    let app = app().await;
+    let open = bot(&app, "agency", "public_no_auth", "echo").await;
+    let listed = app
+        .assistant(
+            "agency",
+            json!({"type==agent/access_mode": "public_no_auth",
+                   "type==agent/allowed_origins": ["https://shop.example.com"]}),
+        )
+        .await;
+    let from = |a: &Assistant, origin: &str| {
+        let req = app.post(CHAT).header("x-widget-version", "2");
+        let req = if origin.is_empty() {
+            req
+        } else {
+            req.header("origin", origin)
+        };
+        req.json(&message(a, "v", None, "hi")).send()
+    };
+    let allowed = from(&listed, "https://shop.example.com").await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        "https://shop.example.com"
+    );
+    assert_eq!(allowed.header("vary"), "Origin");
+    let other = from(&listed, "https://evil.example.net").await;
+    other.assert_error(403, "ORIGIN_NOT_ALLOWED");
+    assert_eq!(
+        from(&listed, "").await.status,
+        StatusCode::OK,
+        "no Origin: not a browser page"
+    );
+    let anywhere = from(&open, "https://evil.example.net").await;
+    assert_eq!(anywhere.status, StatusCode::OK);
+    assert_eq!(anywhere.header("access-control-allow-origin"), "*");
+}
+
+#[tokio::test]
 async fn preflights_allow_any_origin() {
     let app = app().await;
     let resp = app.preflight(CHAT, "content-type, x-widget-version").await;

@@ -27,6 +27,11 @@ pub const KEY_MEMORY_END_USERS: &str = "type==agent/memory_end_users";
 pub const KEY_HISTORY_CHARS: &str = "type==agent/history_chars";
 /// How many tokens (input and output) public callers may spend per UTC day.
 pub const KEY_DAILY_TOKEN_BUDGET: &str = "type==agent/daily_token_budget";
+/// The web origins (`https://shop.example.com`) whose pages may embed the widget; absent,
+/// every origin may.
+pub const KEY_ALLOWED_ORIGINS: &str = "type==agent/allowed_origins";
+/// Most allowed origins per assistant.
+pub const MAX_ALLOWED_ORIGINS: usize = 20;
 /// The highest history budget an owner may set, in characters.
 pub const MAX_HISTORY_CHARS: u64 = 400_000;
 
@@ -185,6 +190,27 @@ impl Assistant {
     }
 
     /// Whether identified users of this assistant get a memory across conversations.
+    /// Whether a page of `origin` may use the assistant's widget (every origin may unless
+    /// the owner listed some).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        match self
+            .configurable
+            .get(KEY_ALLOWED_ORIGINS)
+            .and_then(Value::as_array)
+        {
+            None => true,
+            Some(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|o| o.eq_ignore_ascii_case(origin.trim_end_matches('/'))),
+        }
+    }
+
+    /// Whether the owner restricted the widget to listed origins.
+    pub fn restricts_origins(&self) -> bool {
+        self.configurable.contains_key(KEY_ALLOWED_ORIGINS)
+    }
+
     /// The owner's history budget in characters, if set.
     pub fn history_chars(&self) -> Option<usize> {
         let n = self.configurable.get(KEY_HISTORY_CHARS)?.as_u64()?;
@@ -297,6 +323,16 @@ impl Assistant {
                         "{KEY_HISTORY_CHARS} must be a whole number from 0 to {MAX_HISTORY_CHARS}"
                     )));
                 }
+                KEY_ALLOWED_ORIGINS if !value.is_null() => {
+                    let list = value.as_array().filter(|l| l.len() <= MAX_ALLOWED_ORIGINS);
+                    let valid =
+                        list.is_some_and(|l| l.iter().all(|o| o.as_str().is_some_and(is_origin)));
+                    if !valid {
+                        return Err(Invalid::new(format!(
+                            "{KEY_ALLOWED_ORIGINS} must be a list of at most {MAX_ALLOWED_ORIGINS} origins like https://shop.example.com"
+                        )));
+                    }
+                }
                 KEY_DAILY_TOKEN_BUDGET if !value.is_null() && value.as_u64().is_none() => {
                     return Err(Invalid::new(format!(
                         "{KEY_DAILY_TOKEN_BUDGET} must be a whole number of tokens"
@@ -386,6 +422,21 @@ impl Assistant {
         next.version = self.version + 1;
         Ok((next, token))
     }
+}
+
+/// `scheme://host[:port]` with an `http` or `https` scheme and nothing after.
+fn is_origin(raw: &str) -> bool {
+    let Some(rest) = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest.len() <= 253
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 fn validate_name(name: &str) -> Result<String, Invalid> {
