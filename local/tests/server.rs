@@ -37,27 +37,23 @@ async fn until_closed(stream: &mut tokio::net::TcpStream) -> (String, Duration) 
     )
 }
 
-#[tokio::test]
-async fn headers_sent_too_slowly_are_cut_off() {
+/// Sends `bytes` on a fresh connection, then reads until the server closes it.
+async fn send_raw(bytes: &[u8]) -> (String, Duration) {
     let (addr, _dir) = server().await;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .unwrap();
-    let (_, waited) = until_closed(&mut stream).await;
+    stream.write_all(bytes).await.unwrap();
+    until_closed(&mut stream).await
+}
+
+#[tokio::test]
+async fn headers_sent_too_slowly_are_cut_off() {
+    let (_, waited) = send_raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
     assert!(waited < Duration::from_secs(2), "{waited:?}");
 }
 
 #[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed() {
-    let (addr, _dir) = server().await;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let (answer, waited) = until_closed(&mut stream).await;
+    let (answer, waited) = send_raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("ok"), "{answer}");
     assert!(
