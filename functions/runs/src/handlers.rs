@@ -1,7 +1,7 @@
 //! Thin handlers: parse, authorize, pick the thread, then hand the turn to the turn service
 //! with the native encoder.
 
-use agentgate_shared::domain::assistant::{AccessDenied, AccessMode, Assistant};
+use agentgate_shared::domain::assistant::{AccessDenied, Assistant};
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::thread::ThreadKey;
@@ -18,6 +18,7 @@ use http::HeaderMap;
 
 use crate::RunsError;
 use crate::request::{Caller, RunRequest};
+use crate::thread::{RunThread, public_thread};
 
 /// `POST /public/runs/stream`: anyone the assistant's access mode admits.
 #[tracing::instrument(name = "public_run", skip_all)]
@@ -46,55 +47,6 @@ pub async fn public_stream(
     ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
     let thread = public_thread(&state, &assistant, req.thread_id.take()).await?;
     run_turn(&state, &assistant, thread, req.public()).await
-}
-
-/// The thread a public run continues. A `public_token` integration owns its thread ids.
-/// Open to everyone (`public_no_auth`), a thread continues only under an id this server
-/// minted (a UUID v4: 122 random bits) and that holds a live conversation; any other id
-/// starts a new thread, and the metadata says so.
-async fn public_thread(
-    state: &AppState,
-    assistant: &Assistant,
-    asked: Option<ThreadId>,
-) -> Result<RunThread, RunsError> {
-    let key = |id: &ThreadId| ThreadKey::public(&assistant.id, id);
-    let Some(asked) = asked else {
-        return Ok(RunThread::new(ThreadId::mint(), key, History::Stored));
-    };
-    if assistant.access_mode() != AccessMode::PublicNoAuth {
-        return Ok(RunThread::new(asked, key, History::Stored));
-    }
-    let minted = uuid::Uuid::parse_str(asked.as_str()).is_ok_and(|u| u.get_version_num() == 4);
-    let history = match minted {
-        true => state.turns.existing(&key(&asked)).await?,
-        false => None,
-    };
-    Ok(match history {
-        Some(h) => RunThread::new(asked, key, History::Given(h)),
-        None => RunThread {
-            ignored: Some(asked),
-            ..RunThread::new(ThreadId::mint(), key, History::Stored)
-        },
-    })
-}
-
-/// Where a run's turn goes: the thread, its history, and the id a caller asked for in vain.
-struct RunThread {
-    id: ThreadId,
-    key: ThreadKey,
-    history: History,
-    ignored: Option<ThreadId>,
-}
-
-impl RunThread {
-    fn new(id: ThreadId, key: impl Fn(&ThreadId) -> ThreadKey, history: History) -> Self {
-        Self {
-            key: key(&id),
-            id,
-            history,
-            ignored: None,
-        }
-    }
 }
 
 /// `POST /runs/stream`: the assistant's owner, with a user JWT.

@@ -9,6 +9,7 @@
 mod error;
 mod handlers;
 mod request;
+mod thread;
 
 use agentgate_shared::http::Cors;
 use agentgate_shared::state::AppState;

@@ -10,49 +10,13 @@ use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::widget::{LegacyWidgetEncoder, TurnIds, UiMessageEncoder};
 use agentgate_shared::turn::{History, Turn};
-use axum::extract::FromRequestParts;
 use axum::extract::State;
 use axum::response::Response;
 use http::HeaderValue;
-use http::request::Parts;
-use std::convert::Infallible;
 
 use crate::WidgetError;
+use crate::headers::{PageOrigin, UiStream};
 use crate::request::ChatRequest;
-
-/// The header that selects the UI message stream.
-pub const VERSION_HEADER: &str = "x-widget-version";
-
-/// Whether the caller asked for the UI message stream (widget version 2 or later) rather
-/// than the legacy dialect.
-pub struct UiStream(pub bool);
-
-impl<S: Send + Sync> FromRequestParts<S> for UiStream {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        let version = parts
-            .headers
-            .get(VERSION_HEADER)
-            .and_then(|v| v.to_str().ok());
-        let number = version.and_then(|v| v.trim().parse::<u32>().ok());
-        Ok(Self(number.is_some_and(|v| v >= 2)))
-    }
-}
-
-/// The `Origin` of the page that made the request, when a browser sent one.
-pub struct PageOrigin(Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PageOrigin {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        let origin = parts.headers.get(http::header::ORIGIN);
-        Ok(Self(
-            origin.and_then(|v| v.to_str().ok()).map(str::to_owned),
-        ))
-    }
-}
 
 /// `POST /v1/public/chat`: one visitor message, one streamed reply.
 #[tracing::instrument(name = "widget_chat", skip_all)]

@@ -9,6 +9,7 @@
 
 mod error;
 mod handlers;
+mod headers;
 mod request;
 
 use agentgate_shared::http::Cors;
