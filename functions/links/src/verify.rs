@@ -138,12 +138,12 @@ pub async fn confirm(
         .ok_or_else(|| LinksError::Invalid("code is required".into()))?;
     let now = state.clock.now_secs();
     let cap = failures_cap(&link, &email);
-    let spent = |cap: &Cap| LinksError::TooManyAttempts {
-        retry_after_secs: Some(cap.retry_after(now)),
-    };
     let (counter, _) = cap.shard_counters(now).swap_remove(0);
     if state.store.counter_value(&counter).await? >= cap.limit {
-        return Err(spent(&cap));
+        // The day's failures are spent: no code is checked until the window ends.
+        return Err(LinksError::TooManyAttempts {
+            retry_after_secs: Some(cap.retry_after(now)),
+        });
     }
     let key = code_key(&link.id, &email);
     let current = state.store.code(&key).await?;
