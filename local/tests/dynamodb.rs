@@ -5,43 +5,16 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use agentgate_shared::auth::JwtKeys;
-use agentgate_shared::clock::{Clock, SystemClock};
 use agentgate_shared::config::Settings;
-use agentgate_shared::provider::Providers;
-use agentgate_shared::secret::SecretString;
-use agentgate_shared::state::AppState;
-use agentgate_shared::store::{DynamoStore, dynamo::schema};
 use agentgate_shared::testing::{self, Behavior, MockUpstream};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
 #[tokio::test]
 async fn public_runs_persist_threads_in_dynamodb() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
-        "needs DynamoDB Local: run scripts/test.sh"
-    );
-    let config = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("e2e-{}", uuid::Uuid::new_v4());
-    schema::create_table(&client, &table).await.unwrap();
-
     let mock = MockUpstream::openai(Behavior::Reply(vec!["Stored ".into(), "reply".into()])).await;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = AppState::new(
-        Arc::new(DynamoStore::new(
-            client.clone(),
-            table.clone(),
-            clock.clone(),
-        )),
-        Providers::new(&testing::mock_providers(Some(&mock), None)).unwrap(),
-        JwtKeys::new(&SecretString::new(testing::TEST_JWT_SECRET)).unwrap(),
-        clock,
-        Settings::default(),
-    );
+    let providers = testing::mock_providers(Some(&mock), None);
+    let (state, client, table) = testing::dynamo_state(providers, Settings::default()).await;
     let jwt = testing::jwt(&state, "owner");
     let base = format!("http://{}", common::serve(state).await.0);
     let id = common::create_assistant(

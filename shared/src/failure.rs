@@ -32,10 +32,6 @@ pub enum Kind {
     Conflict,
     /// A cap was reached; retry after the given time.
     RateLimited,
-    /// The owner's plan has no messages left this month.
-    PlanLimit,
-    /// The calling page's origin is not one the owner allowed.
-    OriginNotAllowed,
     /// The model this needs is not configured on the server.
     Unavailable,
     /// The model did not answer in time.
@@ -59,8 +55,6 @@ impl Kind {
             Self::Gone => "GONE",
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
-            Self::PlanLimit => "PLAN_LIMIT_REACHED",
-            Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::Unavailable | Self::Busy => "UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::Upstream => "UPSTREAM_ERROR",
@@ -76,6 +70,9 @@ pub struct Failure {
     pub status: StatusCode,
     pub message: String,
     pub retry_after_secs: Option<u64>,
+    /// A family's own code for a case only it has (`LINK_EXPIRED`), shown in place of the
+    /// kind's.
+    pub code: Option<&'static str>,
 }
 
 impl Failure {
@@ -85,6 +82,25 @@ impl Failure {
             status,
             message: message.into(),
             retry_after_secs: None,
+            code: None,
+        }
+    }
+
+    /// A family's own `status` and `code`, for a case no shared kind names.
+    pub fn own(code: &'static str, status: StatusCode, message: impl Into<String>) -> Self {
+        let kind = match status.as_u16() {
+            401 => Kind::Unauthenticated,
+            403 => Kind::Forbidden,
+            404 => Kind::NotFound,
+            409 => Kind::Conflict,
+            410 => Kind::Gone,
+            429 => Kind::RateLimited,
+            s if s >= 500 => Kind::Unavailable,
+            _ => Kind::Invalid,
+        };
+        Self {
+            code: Some(code),
+            ..Self::new(kind, status, message)
         }
     }
 
@@ -178,8 +194,8 @@ impl Failure {
 
     /// `{"error": {"code", "message"}}`, the shape of the widget and links families.
     pub fn into_code_response(self) -> Response {
-        let body =
-            serde_json::json!({"error": {"code": self.kind.code(), "message": self.message}});
+        let code = self.code.unwrap_or(self.kind.code());
+        let body = serde_json::json!({"error": {"code": code, "message": self.message}});
         self.into_response_with(body)
     }
 }

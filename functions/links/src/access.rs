@@ -51,9 +51,19 @@ pub async fn serving_link(
     token: &str,
     ip: Option<IpAddr>,
 ) -> Result<(PublicLink, Assistant), LinksError> {
+    open_link(state, token, ip)
+        .await
+        .map(|(link, assistant, _)| (link, assistant))
+}
+
+/// [`serving_link`], also handing back the address's guess counter for the session check.
+async fn open_link(
+    state: &AppState,
+    token: &str,
+    ip: Option<IpAddr>,
+) -> Result<(PublicLink, Assistant, Guesses), LinksError> {
     let now = state.clock.now_secs();
     let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
-    // A token of the wrong shape is unknown without a read.
     let found = match PublicToken::parse_presented(token) {
         Ok(token) => state.store.find_link_by_token(&token.digest()).await?,
         Err(_) => None,
@@ -73,7 +83,7 @@ pub async fn serving_link(
         .get_assistant(&link.assistant)
         .await?
         .ok_or(LinksError::LinkNotFound)?;
-    Ok((link, assistant))
+    Ok((link, assistant, guesses))
 }
 
 /// A live session of the link in the path, from `Authorization: Bearer <session token>`.
@@ -88,7 +98,7 @@ impl FromRequestParts<AppState> for LinkSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, LinksError> {
         let LinkPath { token, ip } = LinkPath::from_request_parts(parts, state).await?;
-        let (link, assistant) = serving_link(state, &token, ip).await?;
+        let (link, assistant, guesses) = open_link(state, &token, ip).await?;
         let bearer = parts
             .headers
             .get(http::header::AUTHORIZATION)
@@ -100,8 +110,6 @@ impl FromRequestParts<AppState> for LinkSession {
             None => None,
         };
         let Some(session) = found.filter(|s| s.link == link.id) else {
-            let now = state.clock.now_secs();
-            let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
             guesses.failed(state.store.as_ref()).await?;
             return Err(LinksError::SessionInvalid);
         };

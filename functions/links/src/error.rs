@@ -3,8 +3,7 @@
 //! rate limits, providers, store) are decided in [`agentgate_shared::failure`]; the codes
 //! here are the ones the chat page and integrators branch on.
 
-use agentgate_shared::failure::{Failure, Fault, Kind};
-use axum::response::{IntoResponse, Response};
+use agentgate_shared::failure::{Failure, Fault};
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +44,21 @@ pub enum LinksError {
     UnknownLink,
 }
 
-agentgate_shared::shared_failures!(LinksError);
+agentgate_shared::shared_failures!(LinksError, into_code_response);
 
 impl LinksError {
-    /// The family's code and status for its own cases; `None` for the shared ones.
-    fn own(&self) -> Option<(&'static str, StatusCode)> {
+    /// Every case's failure: the shared ones as `agentgate_shared::failure` decides them,
+    /// the family's own with the codes the chat page and integrators branch on.
+    fn failure(&self, message: String) -> Failure {
         use StatusCode as S;
-        Some(match self {
-            Self::Shared(_) => return None,
+        let (code, status) = match self {
+            Self::Shared(fault) => return fault.failure(),
+            Self::TooManyAttempts { retry_after_secs } => {
+                return Failure {
+                    retry_after_secs: *retry_after_secs,
+                    ..Failure::own("TOO_MANY_ATTEMPTS", S::TOO_MANY_REQUESTS, message)
+                };
+            }
             Self::Invalid(_) => ("INVALID_REQUEST", S::BAD_REQUEST),
             Self::LinkNotFound => ("LINK_NOT_FOUND", S::NOT_FOUND),
             Self::LinkDisabled => ("LINK_DISABLED", S::GONE),
@@ -62,41 +68,17 @@ impl LinksError {
             Self::SessionRequired => ("SESSION_REQUIRED", S::UNAUTHORIZED),
             Self::SessionInvalid => ("SESSION_INVALID", S::UNAUTHORIZED),
             Self::CodeInvalid => ("CODE_INVALID", S::BAD_REQUEST),
-            Self::TooManyAttempts { .. } => ("TOO_MANY_ATTEMPTS", S::TOO_MANY_REQUESTS),
             Self::ConversationNotFound => ("CONVERSATION_NOT_FOUND", S::NOT_FOUND),
             Self::MailUnavailable => ("EMAIL_UNAVAILABLE", S::SERVICE_UNAVAILABLE),
             Self::TooManyLinks(_) => ("TOO_MANY_LINKS", S::CONFLICT),
             Self::AmbiguousName => ("AMBIGUOUS_NAME", S::CONFLICT),
             Self::UnknownLink => ("NOT_FOUND", S::NOT_FOUND),
-        })
-    }
-}
-
-impl LinksError {
-    /// The status of this failure, as [`IntoResponse`] answers it.
-    pub fn status(&self) -> StatusCode {
-        match (self.own(), self) {
-            (Some((_, status)), _) => status,
-            (None, Self::Shared(fault)) => fault.failure().status,
-            (None, _) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl IntoResponse for LinksError {
-    fn into_response(self) -> Response {
-        let message = self.to_string();
-        let Some((code, status)) = self.own() else {
-            let failure = match &self {
-                Self::Shared(fault) => fault.failure(),
-                _ => Failure::new(Kind::Internal, StatusCode::INTERNAL_SERVER_ERROR, message),
-            };
-            return failure.into_code_response();
         };
-        let mut failure = Failure::new(Kind::Invalid, status, message.clone());
-        if let Self::TooManyAttempts { retry_after_secs } = self {
-            failure.retry_after_secs = retry_after_secs;
-        }
-        failure.into_response_with(serde_json::json!({"error": {"code": code, "message": message}}))
+        Failure::own(code, status, message)
+    }
+
+    /// The status of this failure, as the JSON answer would give it.
+    pub fn status(&self) -> StatusCode {
+        self.failure(String::new()).status
     }
 }

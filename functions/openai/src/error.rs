@@ -47,9 +47,8 @@ fn openai_names(kind: Kind) -> (&'static str, Option<&'static str>) {
     match kind {
         Kind::Invalid | Kind::NotFound | Kind::Gone => ("invalid_request_error", None),
         Kind::Unauthenticated => ("invalid_request_error", Some("invalid_api_key")),
-        Kind::Forbidden | Kind::OriginNotAllowed => ("permission_error", None),
+        Kind::Forbidden => ("permission_error", None),
         Kind::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
-        Kind::PlanLimit => ("insufficient_quota", Some("insufficient_quota")),
         Kind::Unavailable => ("api_error", Some("provider_not_configured")),
         Kind::UpstreamTimeout => ("api_error", Some("upstream_timeout")),
         Kind::Upstream => ("api_error", Some("upstream_error")),

@@ -1,7 +1,7 @@
 //! Thin handlers: parse, authorize, pick the thread, then hand the turn to the turn service
 //! with the native encoder.
 
-use agentgate_shared::domain::assistant::{AccessDenied, Assistant};
+use agentgate_shared::domain::assistant::{AccessDenied, AccessMode, Assistant};
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::memory::MemoryKey;
 use agentgate_shared::domain::thread::ThreadKey;
@@ -32,10 +32,16 @@ pub async fn public_stream(
     let assistant = find(&state, &req, |_| true).await?;
     let presented = token::extract(&headers, req.token.as_deref()).map(|(_, t)| t);
     let now = state.clock.now_secs();
-    let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
+    // Only a presented token can be a guess: open assistants skip the read.
+    let guesses = match (assistant.access_mode(), presented) {
+        (AccessMode::PublicToken, Some(_)) => {
+            Some(Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?)
+        }
+        _ => None,
+    };
     if let Err(denied) = assistant.admit_public(presented, now) {
-        if denied == AccessDenied::InvalidToken {
-            guesses.failed(state.store.as_ref()).await?;
+        if let (AccessDenied::InvalidToken, Some(g)) = (denied, &guesses) {
+            g.failed(state.store.as_ref()).await?;
         }
         return Err(denied.into());
     }

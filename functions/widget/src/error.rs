@@ -29,9 +29,11 @@ impl WidgetError {
             Self::Shared(fault) => fault.failure(),
             Self::Invalid(_) => Failure::new(Kind::Invalid, StatusCode::BAD_REQUEST, message),
             Self::NotFound => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
-            Self::PlanLimit => Failure::new(Kind::PlanLimit, StatusCode::PAYMENT_REQUIRED, message),
+            Self::PlanLimit => {
+                Failure::own("PLAN_LIMIT_REACHED", StatusCode::PAYMENT_REQUIRED, message)
+            }
             Self::OriginNotAllowed => {
-                Failure::new(Kind::OriginNotAllowed, StatusCode::FORBIDDEN, message)
+                Failure::own("ORIGIN_NOT_ALLOWED", StatusCode::FORBIDDEN, message)
             }
         }
     }

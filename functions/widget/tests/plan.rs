@@ -3,17 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::sync::Arc;
-
-use agentgate_shared::auth::JwtKeys;
-use agentgate_shared::clock::{Clock, SystemClock};
 use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
 use agentgate_shared::domain::ids::UserId;
-use agentgate_shared::provider::{ProviderSettings, Providers};
-use agentgate_shared::secret::SecretString;
-use agentgate_shared::state::AppState;
-use agentgate_shared::store::{DynamoStore, dynamo::schema};
-use agentgate_shared::testing::{TestResponse, test_settings};
+use agentgate_shared::provider::ProviderSettings;
+use agentgate_shared::testing::{self, TestResponse, test_settings};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -21,30 +14,11 @@ const CEILING: u64 = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twice_the_ceiling_at_once_admits_exactly_the_ceiling() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
-        "needs DynamoDB Local: run scripts/test.sh"
-    );
-    let config = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("plan-{}", uuid::Uuid::new_v4());
-    schema::create_table(&client, &table).await.unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut settings = test_settings();
     settings.owner_monthly_messages = CEILING;
     settings.widget_visitor_per_hour = 1_000;
     settings.widget_ip_per_hour = 1_000;
-    let providers = ProviderSettings {
-        echo_delay: std::time::Duration::ZERO,
-        ..ProviderSettings::default()
-    };
-    let state = AppState::new(
-        Arc::new(DynamoStore::new(client, table, clock.clone())),
-        Providers::new(&providers).unwrap(),
-        JwtKeys::new(&SecretString::new("x".repeat(40))).unwrap(),
-        clock,
-        settings,
-    );
+    let (state, _, _) = testing::dynamo_state(ProviderSettings::default(), settings).await;
     let patch = AssistantPatch {
         name: Some("bot".into()),
         configurable: json!({"type==agent/access_mode": "public_no_auth"})

@@ -42,11 +42,7 @@ impl Deployment {
             );
         }
         let config = aws_config::load_from_env().await;
-        let ddb = aws_sdk_dynamodb::Client::new(&config);
-        let table = format!("lambda-{}", uuid::Uuid::new_v4());
-        crate::store::dynamo::schema::create_table(&ddb, &table)
-            .await
-            .expect("create table");
+        let (ddb, table) = super::fresh_table(&config).await;
         let jwt_secret = crate::random::hex_string::<32>();
         let secret = aws_sdk_secretsmanager::Client::new(&config)
             .create_secret()

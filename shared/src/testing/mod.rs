@@ -135,6 +135,41 @@ pub fn state_on(
     )
 }
 
+/// A state on a fresh table of DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB`, set by
+/// `scripts/test.sh`), with the table's client and name for reading it back.
+pub async fn dynamo_state(
+    mut providers: ProviderSettings,
+    settings: Settings,
+) -> (AppState, aws_sdk_dynamodb::Client, String) {
+    providers.echo_delay = Duration::ZERO;
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "needs DynamoDB Local: run scripts/test.sh"
+    );
+    let config = aws_config::load_from_env().await;
+    let (client, table) = fresh_table(&config).await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = crate::store::DynamoStore::new(client.clone(), table.clone(), clock.clone());
+    let state = AppState::new(
+        Arc::new(store),
+        Providers::new(&providers).expect("providers"),
+        JwtKeys::new(&SecretString::new(TEST_JWT_SECRET)).expect("jwt keys"),
+        clock,
+        settings,
+    );
+    (state, client, table)
+}
+
+/// A new table of the template's definition (named uniquely) and a client for it.
+pub async fn fresh_table(config: &aws_config::SdkConfig) -> (aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let table = format!("test-{}", uuid::Uuid::new_v4());
+    crate::store::dynamo::schema::create_table(&client, &table)
+        .await
+        .expect("create a DynamoDB Local table");
+    (client, table)
+}
+
 /// Provider settings pointing both providers at mock upstreams.
 pub fn mock_providers(
     openai: Option<&MockUpstream>,
