@@ -12,6 +12,7 @@ use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, ThreadId, UserId};
 use crate::domain::link::{EmailCode, LinkId, PublicLink, Session, VisitorKey};
 use crate::domain::memory::{Memory, MemoryKey};
+use crate::domain::response::{ResponseId, StoredResponse};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::domain::token::TokenDigest;
 
@@ -245,9 +246,31 @@ pub trait SessionStore: Send + Sync {
     async fn consume_code(&self, key: &str, mac: &str) -> Result<bool, StoreError>;
 }
 
+/// Responses of the OpenAI Responses API, kept for continuation and retrieval.
+#[async_trait]
+pub trait ResponseStore: Send + Sync {
+    /// Stores a response (its id is fresh, so nothing is replaced).
+    async fn put_response(&self, response: &StoredResponse) -> Result<(), StoreError>;
+
+    /// The live response `id` of the transcript `scope`; `None` when it is unknown,
+    /// expired or belongs to another scope.
+    async fn response(
+        &self,
+        scope: &ThreadKey,
+        id: &ResponseId,
+    ) -> Result<Option<StoredResponse>, StoreError>;
+}
+
 /// Everything the functions need from storage.
 pub trait Store:
-    AssistantStore + ThreadStore + CounterStore + UsageStore + MemoryStore + LinkStore + SessionStore
+    AssistantStore
+    + ThreadStore
+    + CounterStore
+    + UsageStore
+    + MemoryStore
+    + LinkStore
+    + SessionStore
+    + ResponseStore
 {
 }
 
@@ -259,5 +282,6 @@ impl<T> Store for T where
         + MemoryStore
         + LinkStore
         + SessionStore
+        + ResponseStore
 {
 }

@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use crate::config::Pacing;
 use crate::domain::assistant::{Assistant, ModelRef};
-use crate::domain::message::Message;
+use crate::domain::message::{Message, Role};
 use crate::ports::StoreError;
 use crate::provider::{
     ChatRequest, DEFAULT_MAX_TOKENS, EventStream, FinishReason, MAX_TOKENS_CEILING, ProviderError,
@@ -43,6 +43,9 @@ pub struct TurnOptions {
     pub system: Option<String>,
     /// What the assistant remembers about this user, added to the system prompt.
     pub memory: Option<String>,
+    /// The caller's instructions for this call (the Responses API's `instructions`): a
+    /// system message right after the assistant's own system prompt, before the history.
+    pub instructions: Option<String>,
 }
 
 /// Builds the model request for one turn (system prompt, history, then the new input) and
@@ -56,7 +59,11 @@ pub async fn start_turn(
 ) -> Result<EventStream, ProviderError> {
     let model = opts.model.clone().unwrap_or_else(|| assistant.model());
     let provider = providers.for_model(&model)?;
-    let mut messages = history;
+    let mut messages = Vec::with_capacity(history.len() + input.len() + 1);
+    if let Some(instructions) = &opts.instructions {
+        messages.push(Message::new(Role::System, instructions.clone()));
+    }
+    messages.extend(history);
     messages.extend_from_slice(input);
     let system = opts
         .system

@@ -37,7 +37,6 @@ pub enum History {
 }
 
 /// What a family asks of the service: whose turn, in which thread, with what input.
-#[derive(Debug, Clone)]
 pub struct Turn<'a> {
     assistant: &'a Assistant,
     thread: ThreadKey,
@@ -46,6 +45,16 @@ pub struct Turn<'a> {
     saved: Option<Vec<Message>>,
     options: TurnOptions,
     public: bool,
+    recorder: Option<OnComplete>,
+}
+
+impl std::fmt::Debug for Turn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Turn")
+            .field("assistant", &self.assistant.id)
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Turn<'a> {
@@ -60,7 +69,18 @@ impl<'a> Turn<'a> {
             saved: None,
             options: TurnOptions::default(),
             public: false,
+            recorder: None,
         }
+    }
+
+    /// Runs `record` with the complete reply once the turn is saved, before the reply's
+    /// final frame or the non-streamed answer: what a family keeps besides the transcript
+    /// (a Responses API response, for instance) exists by the time the client learns the
+    /// turn ended. An `Err` fails the turn like a failed save.
+    #[must_use]
+    pub fn recorded_by(mut self, record: OnComplete) -> Self {
+        self.recorder = Some(record);
+        self
     }
 
     #[must_use]
@@ -176,6 +196,14 @@ impl Turns {
         ))
     }
 
+    /// How many characters of earlier messages a turn of `assistant` sends to the model
+    /// (its own `type==agent/history_chars`, or the deployment's).
+    pub fn history_budget(&self, assistant: &Assistant) -> usize {
+        assistant
+            .history_chars()
+            .unwrap_or(self.settings.history_chars)
+    }
+
     /// Refuses a public turn once today's usage reached the assistant's token budget (its
     /// own `type==agent/daily_token_budget`, or the deployment's).
     async fn within_budget(&self, assistant: &Assistant) -> Result<(), TurnError> {
@@ -212,6 +240,7 @@ impl Turns {
             saved,
             mut options,
             public,
+            recorder,
         } = turn;
         if public {
             self.within_budget(assistant).await?;
@@ -227,10 +256,7 @@ impl Turns {
             History::Given(messages) => messages,
             History::Sent => Vec::new(),
         };
-        let budget = assistant
-            .history_chars()
-            .unwrap_or(self.settings.history_chars);
-        let history = newest_within(history, budget);
+        let history = newest_within(history, self.history_budget(assistant));
         options.memory = self.memories.recall(thread.memory()).await;
         // An upstream that never answers the request is cut like one that never starts
         // its reply: at the first-token limit.
@@ -240,7 +266,14 @@ impl Turns {
             .map_err(|_| ProviderError::Timeout)??;
         let run_id = RunId::mint();
         let saved = saved.unwrap_or(input);
-        let hooks = self.hooks(&assistant.id, thread, run_id.clone(), saved, started);
+        let hooks = self.hooks(
+            &assistant.id,
+            thread,
+            run_id.clone(),
+            saved,
+            started,
+            recorder,
+        );
         Ok(Started {
             run_id,
             events,
@@ -259,6 +292,7 @@ impl Turns {
         run_id: RunId,
         input: Vec<Message>,
         started: Instant,
+        recorder: Option<OnComplete>,
     ) -> TurnHooks {
         let on_abandon: OnAbandon = {
             let (this, assistant) = (self.clone(), assistant.clone());
@@ -286,10 +320,14 @@ impl Turns {
                     created_at: now,
                 };
                 let mut messages: Vec<StoredMessage> = input.into_iter().map(stored).collect();
-                messages.push(stored(Message::new(Role::Ai, completion.text)));
+                let reply = Message::new(Role::Ai, completion.text.clone());
+                messages.push(stored(reply));
                 this.store
                     .append_messages(&thread, &messages, this.settings.thread_idle_ttl_secs)
                     .await?;
+                if let Some(record) = recorder {
+                    record(completion).await?;
+                }
                 crate::usage::record(this.store.as_ref(), this.clock.as_ref(), &assistant, delta)
                     .await;
                 this.memories.after_save(&thread, messages.len());

@@ -18,6 +18,7 @@ use agentgate_shared::domain::link::{
 use agentgate_shared::domain::memory::{MEMORY_RETENTION_SECS, MemoryKey};
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::ratelimit::Cap;
+use agentgate_shared::domain::response::{ResponseId, StoredResponse};
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
 use agentgate_shared::domain::token::{PublicToken, TokenDigest};
 use agentgate_shared::ports::{Admission, Store, StoreError, UsageDelta};
@@ -101,6 +102,7 @@ contract!(
     a_large_turn_is_stored_whole_and_read_back_across_pages,
     a_deleted_thread_is_gone_and_starts_afresh,
     memories_note_the_threads_that_fed_them,
+    responses_are_read_back_only_in_their_scope_until_they_expire,
 );
 
 async fn memories_note_the_threads_that_fed_them(b: Backend) {
@@ -953,4 +955,52 @@ async fn expired_memories_restart_empty(b: Backend) {
         b.store.save_summary(&k, &read, "stale").await,
         Err(StoreError::Conflict)
     ));
+}
+
+async fn responses_are_read_back_only_in_their_scope_until_they_expire(b: Backend) {
+    let a = AssistantId::mint();
+    let alice = ThreadKey::openai(&a, "alice");
+    let now = T0_MS / 1000;
+    let r = StoredResponse {
+        id: ResponseId::mint(),
+        scope: alice.as_str().to_owned(),
+        context: vec![
+            Message::new(Role::Human, "Hi \u{1F600}"),
+            Message::new(Role::Ai, "Hello"),
+        ],
+        body: json!({"id": "x", "output": [{"type": "message", "content": [{"type": "output_text", "text": "Hello"}]}]}),
+        expires_at: now + 100,
+    };
+    b.store.put_response(&r).await.unwrap();
+    assert_eq!(
+        b.store.response(&alice, &r.id).await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(
+        b.store
+            .response(&alice, &r.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .reply_text(),
+        "Hello"
+    );
+    // Another end user, the anonymous transcript or another assistant find nothing.
+    for other in [
+        ThreadKey::openai(&a, "bob"),
+        ThreadKey::openai_anonymous(&a),
+        ThreadKey::openai(&AssistantId::mint(), "alice"),
+    ] {
+        assert_eq!(b.store.response(&other, &r.id).await.unwrap(), None);
+    }
+    assert_eq!(
+        b.store.response(&alice, &ResponseId::mint()).await.unwrap(),
+        None
+    );
+    b.clock.advance_secs(100);
+    assert_eq!(
+        b.store.response(&alice, &r.id).await.unwrap(),
+        None,
+        "expired"
+    );
 }

@@ -29,6 +29,8 @@ pub enum OpenAiError {
         "The model '{0}' does not exist; this token serves one assistant, listed by GET /models."
     )]
     ModelNotFound(String),
+    #[error("No response found with id '{0}'.")]
+    ResponseNotFound(String),
 }
 
 agentgate_shared::shared_failures!(OpenAiError);
@@ -75,6 +77,11 @@ impl IntoResponse for OpenAiError {
                 Failure::new(Kind::Forbidden, StatusCode::FORBIDDEN, message),
                 None,
                 Some("assistant_not_public"),
+            ),
+            Self::ResponseNotFound(_) => (
+                Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
+                None,
+                None,
             ),
             Self::ModelNotFound(_) => (
                 Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),

@@ -25,7 +25,7 @@ use crate::request::{ChatCompletionRequest, parse_user};
 pub const END_USER_HEADER: &str = "x-end-user";
 
 /// The raw `X-End-User` header, checked only when the body names no user.
-pub struct EndUserHeader(Option<String>);
+pub struct EndUserHeader(pub Option<String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for EndUserHeader {
     type Rejection = Infallible;
@@ -39,6 +39,33 @@ impl<S: Send + Sync> FromRequestParts<S> for EndUserHeader {
     }
 }
 
+/// The end user a request names: its body's (already checked), else the header's.
+pub fn end_user(
+    from_body: Option<String>,
+    header: Option<String>,
+) -> Result<Option<String>, OpenAiError> {
+    match (from_body, header) {
+        (Some(u), _) => Ok(Some(u)),
+        (None, Some(h)) => parse_user(&h, "X-End-User").map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The transcript of `end_user` (or of the anonymous callers) of `assistant`. A named end
+/// user has a memory only if the owner trusts the names this integration sends (anyone
+/// with the token can name anyone); the anonymous transcript has none.
+pub fn transcript(assistant: &Assistant, end_user: Option<&str>) -> ThreadKey {
+    match end_user {
+        Some(u) => {
+            let memory = assistant
+                .end_user_memory()
+                .then(|| MemoryKey::end_user(&assistant.id, u));
+            ThreadKey::openai(&assistant.id, u).with_memory(memory)
+        }
+        None => ThreadKey::openai_anonymous(&assistant.id),
+    }
+}
+
 #[tracing::instrument(name = "chat_completions", skip_all)]
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -48,24 +75,10 @@ pub async fn chat_completions(
     JsonObject(body, ..): JsonObject<OpenAiError>,
 ) -> Result<Response, OpenAiError> {
     let req = ChatCompletionRequest::parse(&body)?;
-    let end_user = match (&req.user, header) {
-        (Some(u), _) => Some(u.clone()),
-        (None, Some(h)) => Some(parse_user(&h, "X-End-User")?),
-        (None, None) => None,
-    };
+    let end_user = end_user(req.user.clone(), header)?;
     let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
     ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
-    // A named end user has a memory only if the owner trusts the names this integration
-    // sends (anyone with the token can name anyone); the anonymous transcript has none.
-    let key = match end_user.as_deref() {
-        Some(u) => {
-            let memory = assistant
-                .end_user_memory()
-                .then(|| MemoryKey::end_user(&assistant.id, u));
-            ThreadKey::openai(&assistant.id, u).with_memory(memory)
-        }
-        None => ThreadKey::openai_anonymous(&assistant.id),
-    };
+    let key = transcript(&assistant, end_user.as_deref());
     // The client resends the conversation; only its new turn joins the transcript.
     let turn = Turn::new(&assistant, key, req.messages.clone())
         .history(History::Sent)

@@ -1,4 +1,5 @@
-//! The `openai` family: an OpenAI-compatible API for no-code tools and SDKs.
+//! The `openai` family: an OpenAI-compatible API (chat completions and the Responses API)
+//! for no-code tools and SDKs.
 //!
 //! The bearer token alone identifies the assistant, so Typebot, Zapier, Make, n8n and the
 //! OpenAI or Vercel AI SDKs only need a base URL and a token. Clients resend the whole
@@ -10,6 +11,7 @@ mod auth;
 mod error;
 mod handlers;
 mod request;
+mod responses;
 
 use agentgate_shared::state::AppState;
 use axum::Router;
@@ -25,6 +27,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{BASE_PATH}/chat/completions"),
             post(handlers::chat_completions),
+        )
+        .route(&format!("{BASE_PATH}/responses"), post(responses::create))
+        .route(
+            &format!("{BASE_PATH}/responses/{{id}}"),
+            get(responses::get),
         )
         .route(&format!("{BASE_PATH}/models"), get(handlers::list_models))
         .route(

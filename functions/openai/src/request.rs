@@ -110,21 +110,25 @@ impl ChatCompletionRequest {
         })
     }
 
-    /// The messages this turn adds to a transcript: those after the last assistant
-    /// message (the client's new turn), without system prompts. Earlier ones were
-    /// recorded when their turn happened.
+    /// The messages this turn adds to the end user's transcript (see [`new_turn`]).
     pub fn new_turn(&self) -> Vec<Message> {
-        let start = self
-            .messages
-            .iter()
-            .rposition(|m| m.role == Role::Ai)
-            .map_or(0, |i| i + 1);
-        self.messages[start..]
-            .iter()
-            .filter(|m| m.role != Role::System)
-            .cloned()
-            .collect()
+        new_turn(&self.messages)
     }
+}
+
+/// The messages a turn adds to a transcript when the client sends the conversation itself:
+/// those after the last assistant message (the client's new turn), without system
+/// prompts. Earlier ones were recorded when their turn happened.
+pub fn new_turn(messages: &[Message]) -> Vec<Message> {
+    let start = messages
+        .iter()
+        .rposition(|m| m.role == Role::Ai)
+        .map_or(0, |i| i + 1);
+    messages[start..]
+        .iter()
+        .filter(|m| m.role != Role::System)
+        .cloned()
+        .collect()
 }
 
 /// Validates an end-user id from the body or the `X-End-User` header.

@@ -10,6 +10,7 @@ pub mod link;
 pub mod memory;
 pub mod message;
 pub mod ratelimit;
+pub mod response;
 pub mod thread;
 pub mod time;
 pub mod token;

@@ -7,6 +7,7 @@
 pub mod coalesce;
 pub mod native;
 pub mod openai;
+pub mod responses;
 pub mod widget;
 
 use bytes::Bytes;

@@ -4,7 +4,7 @@
 
 use agentgate_shared::testing::TestResponse;
 
-pub const EVENTS: usize = 3;
+pub const EVENTS: usize = 5;
 
 pub fn check(name: &str, resp: &TestResponse) {
     assert_eq!(resp.status, 200, "{name}: {}", resp.text);
@@ -12,6 +12,8 @@ pub fn check(name: &str, resp: &TestResponse) {
         "chat-completions.json" => "\"object\":\"chat.completion\"",
         "chat-completions-stream.json" => "data: [DONE]",
         "models.json" => "\"object\":\"list\"",
+        "responses.json" => "\"object\":\"response\"",
+        "responses-stream.json" => "event: response.completed",
         other => panic!("no expectation for events/openai/{other}"),
     };
     assert!(resp.text.contains(want), "{name}: {}", resp.text);

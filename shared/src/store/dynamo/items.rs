@@ -18,6 +18,7 @@
 //! | link session  | `LS#<sha256 hex>`| `LS`                       | link, subject, `ttl`      |
 //! | conversations | `LV#<link>/<subject>`| `LV`                   | `conversations`, `ttl`    |
 //! | email code    | `EC#<link>/<email>`| `EC`                     | `mac`, `tries`, `ttl`     |
+//! | response      | `R#<resp_ id>`   | `R`                        | `scope`, `context`, `body`, `ttl` |
 
 use std::collections::HashMap;
 
@@ -26,6 +27,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::link::{LinkId, VisitorKey};
 use crate::domain::memory::MemoryKey;
+use crate::domain::response::ResponseId;
 use crate::domain::thread::ThreadKey;
 use crate::domain::token::TokenDigest;
 use crate::ports::StoreError;
@@ -117,6 +119,10 @@ pub fn visitor_key(visitor: &VisitorKey) -> Item {
 
 pub fn code_key(code: &str) -> Item {
     key(format!("EC#{code}"), "EC")
+}
+
+pub fn response_key(id: &ResponseId) -> Item {
+    key(format!("R#{id}"), "R")
 }
 
 pub fn owner_gsi_pk(owner: &UserId) -> String {

@@ -13,6 +13,7 @@ mod errors;
 pub mod items;
 mod links;
 mod memory;
+mod responses;
 pub mod schema;
 mod sessions;
 pub mod stream;

@@ -11,6 +11,7 @@ mod assistants;
 mod counters;
 mod links;
 mod memory;
+mod responses;
 mod sessions;
 mod threads;
 mod usage;
@@ -71,6 +72,7 @@ impl SqliteStore {
             memory::SCHEMA,
             links::SCHEMA,
             sessions::SCHEMA,
+            responses::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(unavailable)?;
         }

@@ -1,0 +1,185 @@
+//! The Responses API (`POST /responses`, `GET /responses/{id}`): what the Vercel AI SDK's
+//! default OpenAI provider, the OpenAI Agents SDKs, Codex and n8n call.
+//!
+//! A request is a turn like a chat completion (same token, caps, end-user transcript,
+//! memory and usage). What the Responses API adds is state: each response is stored with
+//! the conversation it ends (unless `store` is false), so a later request can continue it
+//! with `previous_response_id` or point at its reply with an `item_reference`. Both are
+//! resolved only among the responses of the same assistant and end user, and a response is
+//! stored before its final event is sent, so a continuation sent the moment a turn ends
+//! finds it.
+
+mod request;
+
+use agentgate_shared::domain::assistant::Assistant;
+use agentgate_shared::domain::message::{Message, Role};
+use agentgate_shared::domain::response::{RESPONSE_RETENTION_SECS, ResponseId, StoredResponse};
+use agentgate_shared::domain::thread::ThreadKey;
+use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
+use agentgate_shared::ports::Store;
+use agentgate_shared::ratelimit;
+use agentgate_shared::run::{OnComplete, TurnOptions};
+use agentgate_shared::state::AppState;
+use agentgate_shared::stream::Completion;
+use agentgate_shared::stream::responses::{ResponseEncoder, ResponseShape};
+use agentgate_shared::turn::{History, Turn, newest_within};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures::future::try_join_all;
+use serde_json::Value;
+use std::sync::Arc;
+
+use crate::OpenAiError;
+use crate::auth::KeyAssistant;
+use crate::handlers::{EndUserHeader, end_user, transcript};
+use crate::request::{new_turn, parse_user};
+use request::{InputItem, ResponsesRequest};
+
+/// The conversation a request continues (the stored context of `previous_response_id`)
+/// and its input with every item reference replaced by the reply it names, both read
+/// from `scope` only (at once: they do not depend on each other).
+async fn resolve(
+    store: &dyn Store,
+    scope: &ThreadKey,
+    req: &ResponsesRequest,
+) -> Result<(Vec<Message>, Vec<Message>), OpenAiError> {
+    let previous = async {
+        let Some(id) = &req.previous_response_id else {
+            return Ok(Vec::new());
+        };
+        match store.response(scope, id).await? {
+            Some(found) => Ok(found.context),
+            None => Err(OpenAiError::invalid(
+                "previous_response_id",
+                format!("Previous response with id '{id}' not found."),
+            )),
+        }
+    };
+    let input = try_join_all(req.input.iter().map(|item| async move {
+        match item {
+            InputItem::Message(m) => Ok(m.clone()),
+            InputItem::Reference {
+                response,
+                id,
+                param,
+            } => match store.response(scope, response).await? {
+                Some(found) => Ok(Message::new(Role::Ai, found.reply_text())),
+                None => Err(OpenAiError::invalid(
+                    param,
+                    format!("Item with id '{id}' not found."),
+                )),
+            },
+        }
+    }));
+    futures::future::try_join(previous, input).await
+}
+
+/// Keeps the response once its turn is saved: the conversation a continuation starts from
+/// (bounded like any history) and the `response` object.
+fn keep(
+    state: &AppState,
+    scope: &ThreadKey,
+    shape: &ResponseShape,
+    conversation: Vec<Message>,
+    budget: usize,
+) -> OnComplete {
+    let store: Arc<dyn Store> = Arc::clone(&state.store);
+    let (scope, shape) = (scope.as_str().to_owned(), shape.clone());
+    let expires_at = shape.created_at + RESPONSE_RETENTION_SECS;
+    Box::new(move |c: Completion| {
+        Box::pin(async move {
+            let mut context = conversation;
+            context.push(Message::new(Role::Ai, c.text.clone()));
+            let response = StoredResponse {
+                id: shape.id.clone(),
+                scope,
+                context: newest_within(context, budget),
+                body: shape.finished(&c),
+                expires_at,
+            };
+            store.put_response(&response).await
+        })
+    })
+}
+
+fn shape(state: &AppState, assistant: &Assistant, req: &ResponsesRequest) -> ResponseShape {
+    ResponseShape {
+        id: ResponseId::mint(),
+        created_at: state.clock.now_secs(),
+        model: req
+            .model
+            .clone()
+            .unwrap_or_else(|| assistant.id.to_string()),
+        instructions: req.instructions.clone(),
+        max_output_tokens: req.max_output_tokens,
+        temperature: req.temperature,
+        previous_response_id: req.previous_response_id.as_ref().map(ToString::to_string),
+        metadata: req.metadata.clone(),
+        user: req.user.clone(),
+        store: req.store,
+    }
+}
+
+/// `POST /responses`.
+#[tracing::instrument(name = "create_response", skip_all)]
+pub async fn create(
+    State(state): State<AppState>,
+    KeyAssistant(assistant): KeyAssistant,
+    SourceIp(ip): SourceIp,
+    EndUserHeader(header): EndUserHeader,
+    JsonObject(body, ..): JsonObject<OpenAiError>,
+) -> Result<Response, OpenAiError> {
+    let req = ResponsesRequest::parse(&body)?;
+    let end_user = end_user(req.user.clone(), header)?;
+    let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
+    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
+    let scope = transcript(&assistant, end_user.as_deref());
+    let (context, input) = resolve(state.store.as_ref(), &scope, &req).await?;
+    let shape = shape(&state, &assistant, &req);
+    let options = TurnOptions {
+        max_tokens: req.max_output_tokens,
+        temperature: req.temperature.map(|t| t as f32),
+        instructions: req.instructions.clone(),
+        ..TurnOptions::default()
+    };
+    // Only the new turn joins the end user's transcript; what came before it was recorded
+    // when it happened.
+    let mut turn = Turn::new(&assistant, scope.clone(), input.clone())
+        .history(History::Given(context.clone()))
+        .saving(new_turn(&input))
+        .options(options)
+        .public();
+    if req.store {
+        let mut conversation = context;
+        conversation.extend(input);
+        let budget = state.turns.history_budget(&assistant);
+        turn = turn.recorded_by(keep(&state, &scope, &shape, conversation, budget));
+    }
+    let started = state.turns.start(turn).await?;
+    if req.stream {
+        return Ok(sse_response(started.stream(ResponseEncoder::new(shape))));
+    }
+    let completion = started.complete().await?;
+    Ok(Json(shape.finished(&completion)).into_response())
+}
+
+/// `GET /responses/{id}`: a stored response of the token's assistant and the end user the
+/// `X-End-User` header names (the anonymous callers' without it).
+#[tracing::instrument(name = "get_response", skip_all)]
+pub async fn get(
+    State(state): State<AppState>,
+    KeyAssistant(assistant): KeyAssistant,
+    EndUserHeader(header): EndUserHeader,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, OpenAiError> {
+    let end_user = header.map(|h| parse_user(&h, "X-End-User")).transpose()?;
+    let scope = transcript(&assistant, end_user.as_deref());
+    let found = match ResponseId::parse(&id) {
+        Some(rid) => state.store.response(&scope, &rid).await?,
+        None => None,
+    };
+    found
+        .map(|r| Json(r.body))
+        .ok_or(OpenAiError::ResponseNotFound(id))
+}
