@@ -1,10 +1,12 @@
-//! Real client libraries against the running server: the official `openai` Python SDK,
-//! the Vercel AI SDK's OpenAI provider, and the Vercel AI SDK's own chat transport and UI
-//! message stream reader on the widget endpoint, and a real Chromium on the public-link
-//! chat page (with the AI SDK reading its stream). This test serves the API on a free port in
-//! front of mock upstreams (OpenAI and Anthropic wire formats), then runs each client
-//! suite (`tests/clients/`) against it. `scripts/setup.sh` installs the pinned
-//! client libraries; `scripts/test.sh` runs it first.
+//! Real client libraries against the running server: the official `openai` Python SDK
+//! (chat completions and the Responses API); the official `openai` Node SDK, the OpenAI
+//! Agents SDK and the Vercel AI SDK's default provider on the Responses API; the Vercel AI
+//! SDK's OpenAI provider on chat completions; the Vercel AI SDK's own chat transport and UI
+//! message stream reader on the widget endpoint; and a real Chromium on the public-link
+//! chat page (with the AI SDK reading its stream). This test serves the API on a free port
+//! in front of mock upstreams (OpenAI and Anthropic wire formats), then runs each client
+//! suite (`tests/clients/`) against it. `scripts/setup.sh` installs the pinned client
+//! libraries; `scripts/test.sh` runs it first.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -161,6 +163,43 @@ async fn the_vercel_ai_sdk_openai_provider_accepts_the_api() {
         "Vercel AI SDK suite",
     )
     .await;
+}
+
+const FIRST_TURN: &str = "What are your opening hours?";
+const SECOND_TURN: &str = "And on Sundays?";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_responses_api_serves_the_node_sdk_the_ai_sdk_and_the_agents_sdk() {
+    let r = serve().await;
+    let mut envs = envs(&r);
+    envs.push(("AGENTGATE_FIRST_TURN", FIRST_TURN.into()));
+    envs.push(("AGENTGATE_SECOND_TURN", SECOND_TURN.into()));
+    let what = "Responses API suite (openai Node SDK, AI SDK, Agents SDK)";
+    node_suite("responses.test.mjs", "@openai/agents", envs, what).await;
+    // The AI SDK's second turn referred to the first reply by id; the model must still
+    // have received that reply as history.
+    let conversation = [
+        ("user", FIRST_TURN.to_owned()),
+        ("assistant", PIECES.concat()),
+        ("user", SECOND_TURN.to_owned()),
+    ];
+    let received = r._openai.seen().iter().any(|seen| {
+        let messages: Vec<(&str, String)> = seen.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["role"] != "system")
+            .map(|m| {
+                let role = m["role"].as_str().unwrap_or_default();
+                (role, m["content"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect();
+        messages == conversation
+    });
+    assert!(
+        received,
+        "the upstream never received the first reply as history"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

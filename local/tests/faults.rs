@@ -1,5 +1,5 @@
-//! The fault matrix: every public wire format (native SSE, OpenAI chat completions streamed
-//! and not, the widget's UI message stream and its legacy dialect, the public-link chat)
+//! The fault matrix: every public wire format (native SSE, OpenAI chat completions and the
+//! Responses API streamed and not, the widget's UI message stream and its legacy dialect)
 //! against an upstream that misbehaves in each way a real one can, in both provider
 //! dialects. Every case must end in that format's own error shape within the deadline,
 //! nothing may hang or panic, and a failed turn leaves nothing half-saved.
@@ -24,14 +24,18 @@ enum Format {
     Native,
     OpenAi,
     OpenAiStream,
+    Responses,
+    ResponsesStream,
     WidgetUi,
     WidgetLegacy,
 }
 
-const FORMATS: [Format; 5] = [
+const FORMATS: [Format; 7] = [
     Format::Native,
     Format::OpenAi,
     Format::OpenAiStream,
+    Format::Responses,
+    Format::ResponsesStream,
     Format::WidgetUi,
     Format::WidgetLegacy,
 ];
@@ -103,6 +107,12 @@ async fn send(app: &TestApp, a: &Assistant, format: Format, id: &str) -> TestRes
             .json(&json!({
                 "model": "m", "messages": hi, "user": id, "stream": format == Format::OpenAiStream
             })),
+        Format::Responses | Format::ResponsesStream => app
+            .post("/public/openai/v1/responses")
+            .bearer(TOKEN)
+            .json(&json!({
+                "model": "m", "input": "hi", "user": id, "stream": format == Format::ResponsesStream
+            })),
         Format::WidgetUi | Format::WidgetLegacy => {
             let req = app
                 .post("/v1/public/chat")
@@ -130,6 +140,7 @@ fn outcome(format: Format, resp: &TestResponse) -> Outcome {
         let message = match format {
             Format::Native => v["detail"].as_str(),
             Format::OpenAi | Format::OpenAiStream => v["error"]["message"].as_str(),
+            Format::Responses | Format::ResponsesStream => v["error"]["message"].as_str(),
             Format::WidgetUi | Format::WidgetLegacy => v["error"]["message"].as_str(),
         };
         let message = message.unwrap_or_else(|| panic!("{format:?}: no error message in {text}"));
@@ -186,6 +197,38 @@ fn outcome(format: Format, resp: &TestResponse) -> Outcome {
                     .collect(),
             )
         }
+        Format::Responses => {
+            let v = resp.json();
+            assert_eq!(v["object"], "response", "{v}");
+            assert!(
+                v["usage"]["total_tokens"].as_u64().unwrap() <= u64::from(u32::MAX),
+                "{v}"
+            );
+            Outcome::Replied(
+                v["output"][0]["content"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }
+        Format::ResponsesStream => {
+            assert!(!text.contains("[DONE]"), "{text}");
+            let events = resp.sse();
+            let last = events.last().unwrap();
+            if last.event.as_deref() == Some("response.failed") {
+                let before = &events[events.len() - 2];
+                assert_eq!(before.event.as_deref(), Some("error"), "{text}");
+                assert!(before.json()["error"]["message"].is_string(), "{text}");
+                return Outcome::Failed;
+            }
+            assert_eq!(last.event.as_deref(), Some("response.completed"), "{text}");
+            Outcome::Replied(
+                last.json()["response"]["output"][0]["content"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }
         Format::WidgetUi => {
             let chunks = resp.ui_chunks();
             if chunks.iter().any(|c| c["type"] == "error") {
@@ -223,7 +266,9 @@ fn outcome(format: Format, resp: &TestResponse) -> Outcome {
 async fn stored(app: &TestApp, a: &Assistant, format: Format, id: &str) -> usize {
     let key = match format {
         Format::Native => ThreadKey::public(&a.id, &ThreadId::parse(id).unwrap()),
-        Format::OpenAi | Format::OpenAiStream => ThreadKey::openai(&a.id, id),
+        Format::OpenAi | Format::OpenAiStream | Format::Responses | Format::ResponsesStream => {
+            ThreadKey::openai(&a.id, id)
+        }
         // The widget mints its conversation ids; nothing under this visitor may exist.
         Format::WidgetUi | Format::WidgetLegacy => return 0,
     };

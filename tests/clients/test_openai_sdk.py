@@ -106,3 +106,84 @@ def test_rate_limits_raise_rate_limit_error():
     with pytest.raises(openai.RateLimitError) as err:
         c.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], user="sdk-limited")
     assert int(err.value.response.headers["retry-after"]) >= 1
+
+
+# The Responses API (POST /responses), as the SDK's `client.responses` calls it.
+
+
+def test_responses_create_returns_a_strict_response():
+    resp = client().responses.create(
+        model="gpt-4o",
+        input="Hello!",
+        instructions="Be brief.",
+        max_output_tokens=100,
+        user="sdk-responses",
+        metadata={"source": "pytest"},
+    )
+    assert resp.object == "response"
+    assert resp.id.startswith("resp_")
+    assert resp.status == "completed"
+    assert resp.output_text == EXPECTED
+    assert resp.instructions == "Be brief."
+    assert resp.metadata == {"source": "pytest"}
+    assert resp.usage.total_tokens == resp.usage.input_tokens + resp.usage.output_tokens
+    # Stored for the same end user: retrievable and continuable.
+    fetched = client().responses.retrieve(resp.id, extra_headers={"X-End-User": "sdk-responses"})
+    assert fetched.id == resp.id and fetched.output_text == EXPECTED
+    follow = client().responses.create(
+        model="gpt-4o", input="And then?", previous_response_id=resp.id, user="sdk-responses"
+    )
+    assert follow.previous_response_id == resp.id
+    assert follow.output_text == EXPECTED
+    with pytest.raises(openai.BadRequestError) as err:
+        client().responses.create(model="gpt-4o", input="x", previous_response_id=resp.id, user="someone-else")
+    assert err.value.param == "previous_response_id"
+
+
+def test_responses_create_stream_sends_every_event_in_order():
+    stream = client().responses.create(model="gpt-4o", input="Stream please", stream=True, user="sdk-responses-stream")
+    events = list(stream)
+    types = [e.type for e in events]
+    assert types[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert types[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert {e.response.id for e in events if hasattr(e, "response")} == {events[0].response.id}
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == EXPECTED
+    assert events[-1].response.output_text == EXPECTED
+
+
+def test_responses_stream_helper_gives_the_final_response_and_usage():
+    with client().responses.stream(model="gpt-4o", input="Helper please", user="sdk-responses-helper") as stream:
+        text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert text == EXPECTED
+    assert final.output_text == EXPECTED
+    assert final.usage.output_tokens > 0
+
+
+def test_responses_refuse_tools_naming_the_param():
+    with pytest.raises(openai.BadRequestError) as err:
+        client().responses.create(
+            model="gpt-4o",
+            input="x",
+            tools=[{"type": "function", "name": "lookup", "parameters": {"type": "object"}, "strict": False}],
+        )
+    assert err.value.param == "tools"
+
+
+def test_responses_raise_an_upstream_failure_mid_stream():
+    stream = client(BROKEN_TOKEN).responses.create(model="gpt-4o", input="break", stream=True)
+    with pytest.raises(openai.APIError):
+        for _ in stream:
+            pass
