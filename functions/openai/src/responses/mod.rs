@@ -26,8 +26,9 @@ use agentgate_shared::turn::{History, Turn, newest_within};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::OpenAiError;
@@ -36,43 +37,62 @@ use crate::handlers::{EndUserHeader, end_user, transcript};
 use crate::request::{new_turn, parse_user};
 use request::{InputItem, ResponsesRequest};
 
+/// How many stored responses one request reads at a time.
+const CONCURRENT_READS: usize = 16;
+
 /// The conversation a request continues (the stored context of `previous_response_id`)
 /// and its input with every item reference replaced by the reply it names, both read
-/// from `scope` only (at once: they do not depend on each other).
+/// from `scope` only. Each distinct response is read once, a few at a time, so a request
+/// full of references costs a bounded burst of reads.
 async fn resolve(
     store: &dyn Store,
     scope: &ThreadKey,
     req: &ResponsesRequest,
 ) -> Result<(Vec<Message>, Vec<Message>), OpenAiError> {
-    let previous = async {
-        let Some(id) = &req.previous_response_id else {
-            return Ok(Vec::new());
-        };
-        match store.response(scope, id).await? {
-            Some(found) => Ok(found.context),
-            None => Err(OpenAiError::invalid(
+    let mut wanted: Vec<ResponseId> = req.previous_response_id.iter().cloned().collect();
+    for item in &req.input {
+        if let InputItem::Reference { response, .. } = item
+            && !wanted.contains(response)
+        {
+            wanted.push(response.clone());
+        }
+    }
+    let found: HashMap<ResponseId, StoredResponse> = stream::iter(wanted)
+        .map(|id| async move {
+            let r = store.response(scope, &id).await?;
+            Ok::<_, OpenAiError>((id, r))
+        })
+        .buffer_unordered(CONCURRENT_READS)
+        .try_filter_map(|(id, r)| async move { Ok(r.map(|r| (id, r))) })
+        .try_collect()
+        .await?;
+    let context = match &req.previous_response_id {
+        None => Vec::new(),
+        Some(id) => found.get(id).map(|r| r.context.clone()).ok_or_else(|| {
+            OpenAiError::invalid(
                 "previous_response_id",
                 format!("Previous response with id '{id}' not found."),
-            )),
-        }
+            )
+        })?,
     };
-    let input = try_join_all(req.input.iter().map(|item| async move {
-        match item {
+    let input = req
+        .input
+        .iter()
+        .map(|item| match item {
             InputItem::Message(m) => Ok(m.clone()),
             InputItem::Reference {
                 response,
                 id,
                 param,
-            } => match store.response(scope, response).await? {
-                Some(found) => Ok(Message::new(Role::Ai, found.reply_text())),
-                None => Err(OpenAiError::invalid(
-                    param,
-                    format!("Item with id '{id}' not found."),
-                )),
-            },
-        }
-    }));
-    futures::future::try_join(previous, input).await
+            } => found
+                .get(response)
+                .map(|r| Message::new(Role::Ai, r.reply_text()))
+                .ok_or_else(|| {
+                    OpenAiError::invalid(param, format!("Item with id '{id}' not found."))
+                }),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((context, input))
 }
 
 /// Keeps the response once its turn is saved: the conversation a continuation starts from
