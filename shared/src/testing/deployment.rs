@@ -198,15 +198,7 @@ impl Deployment {
             .enumerate()
             .map(|(i, (_, raw))| (format!("req-{i}"), raw.clone()))
             .collect();
-        let rt = runtime::FakeRuntime::start(events).await;
-        let mut child = self.spawn(binary, function, &rt);
-        let replies = rt.wait_for(files.len(), 60).await;
-        let _ = child.kill().await;
-        assert!(
-            rt.init_error().is_none(),
-            "cold start failed: {:?}",
-            rt.init_error()
-        );
+        let replies = self.invoke(binary, function, events).await;
         files
             .into_iter()
             .enumerate()
@@ -220,6 +212,27 @@ impl Deployment {
                 (name, reply)
             })
             .collect()
+    }
+
+    /// Runs `binary` against a local Runtime API serving `events` (request id, raw event)
+    /// in order, and returns its replies once there is one per event.
+    pub async fn invoke(
+        &self,
+        binary: &str,
+        function: &str,
+        events: Vec<(String, String)>,
+    ) -> Vec<runtime::Reply> {
+        let count = events.len();
+        let rt = runtime::FakeRuntime::start(events).await;
+        let mut child = self.spawn(binary, function, &rt);
+        let replies = rt.wait_for(count, 60).await;
+        let _ = child.kill().await;
+        assert!(
+            rt.init_error().is_none(),
+            "cold start failed: {:?}",
+            rt.init_error()
+        );
+        replies
     }
 
     /// Runs `binary` on `function`'s sample events (there must be `expected` of them) and

@@ -1,10 +1,12 @@
 //! A local Lambda Runtime API, so tests can run a function's real binary as Lambda would:
 //! the binary polls `/invocation/next`, receives sample events, and posts its (buffered or
-//! streamed) responses back.
+//! streamed) responses back. It notes when each part arrives, so the Lambda benchmark can
+//! report how long after its event a function's first body byte and its end came.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use tokio::sync::Notify;
 
 /// What the function sent back for one invocation.
@@ -23,6 +26,13 @@ pub struct Reply {
     pub body: Bytes,
     /// Posted to `/error` instead of `/response`.
     pub error: bool,
+    /// From handing out the event to the first byte of the body (after a streamed
+    /// response's prelude).
+    pub first_byte: Option<Duration>,
+    /// From handing out the event to the end of the response.
+    pub done: Duration,
+    /// The error trailers of a streamed response, if it sent any.
+    pub trailers: Option<HeaderMap>,
 }
 
 impl Reply {
@@ -82,6 +92,10 @@ struct Inner {
     replies: Mutex<Vec<Reply>>,
     init_error: Mutex<Option<String>>,
     changed: Notify,
+    /// When each event was handed out, by request id.
+    served: Mutex<HashMap<String, Instant>>,
+    /// When the function first asked for an event.
+    first_poll: Mutex<Option<Instant>>,
 }
 
 /// The runtime API server; dropping it stops it.
@@ -146,6 +160,19 @@ impl FakeRuntime {
         }
     }
 
+    /// When the function first polled for an event (its cold start ended).
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.inner.first_poll.lock().ok().and_then(|p| *p)
+    }
+
+    /// Queues one more event.
+    pub fn push(&self, id: String, event: String) {
+        if let Ok(mut q) = self.inner.events.lock() {
+            q.push_back((id, event));
+        }
+        self.inner.changed.notify_waiters();
+    }
+
     /// The body the function posted to `/runtime/init/error`, if its cold start failed.
     pub fn init_error(&self) -> Option<String> {
         self.inner.init_error.lock().ok().and_then(|e| e.clone())
@@ -153,12 +180,22 @@ impl FakeRuntime {
 }
 
 async fn next(State(inner): State<Arc<Inner>>) -> Response {
-    let item = inner.events.lock().ok().and_then(|mut q| q.pop_front());
-    let Some((id, event)) = item else {
-        // No more work: park the poll, as Lambda does between invocations.
-        std::future::pending::<()>().await;
-        return ().into_response();
+    if let Ok(mut first) = inner.first_poll.lock() {
+        first.get_or_insert_with(Instant::now);
+    }
+    let (id, event) = loop {
+        let notified = inner.changed.notified();
+        let item = inner.events.lock().ok().and_then(|mut q| q.pop_front());
+        match item {
+            Some(item) => break item,
+            // No more work: park the poll until an event is pushed, as Lambda does
+            // between invocations.
+            None => notified.await,
+        }
     };
+    if let Ok(mut served) = inner.served.lock() {
+        served.insert(id.clone(), Instant::now());
+    }
     let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() + 60_000)
@@ -189,22 +226,53 @@ fn record(inner: &Inner, reply: Reply) {
     inner.changed.notify_waiters();
 }
 
+fn served_at(inner: &Inner, id: &str) -> Instant {
+    inner
+        .served
+        .lock()
+        .ok()
+        .and_then(|s| s.get(id).copied())
+        .unwrap_or_else(Instant::now)
+}
+
 async fn response(
     State(inner): State<Arc<Inner>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let streamed = headers
         .get("lambda-runtime-function-response-mode")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    let served = served_at(&inner, &id);
+    let (mut received, mut first_byte, mut trailers) = (Vec::new(), None, None);
+    let mut body = body;
+    while let Some(Ok(frame)) = body.frame().await {
+        match frame.into_data() {
+            Ok(data) => {
+                received.extend_from_slice(&data);
+                let past_prelude = !streamed
+                    || received
+                        .windows(8)
+                        .position(|w| w == [0u8; 8])
+                        .is_some_and(|sep| received.len() > sep + 8);
+                if first_byte.is_none() && past_prelude {
+                    first_byte = Some(served.elapsed());
+                }
+            }
+            Err(frame) => trailers = frame.into_trailers().ok(),
+        }
+    }
     record(
         &inner,
         Reply {
             request_id: id,
             streamed,
-            body,
+            body: received.into(),
             error: false,
+            first_byte,
+            done: served.elapsed(),
+            trailers,
         },
     );
     axum::http::StatusCode::ACCEPTED.into_response()
@@ -215,6 +283,7 @@ async fn invocation_error(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    let done = served_at(&inner, &id).elapsed();
     record(
         &inner,
         Reply {
@@ -222,6 +291,9 @@ async fn invocation_error(
             streamed: false,
             body,
             error: true,
+            first_byte: None,
+            done,
+            trailers: None,
         },
     );
     axum::http::StatusCode::ACCEPTED.into_response()

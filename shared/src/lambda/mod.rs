@@ -1,8 +1,9 @@
 //! Running a family on Lambda.
 //!
-//! The same `Router` a family exposes for the local server is handed to `lambda_http`:
-//! streaming families use response streaming (function URLs with `RESPONSE_STREAM`), the
-//! others the buffered runner. Background functions fed by events (the table's stream) run
+//! The same `Router` a family exposes for the local server answers Lambda's events:
+//! streaming families use response streaming (function URLs with `RESPONSE_STREAM`) through
+//! this crate's own Runtime API loop ([`streaming`], which exists to send each piece at
+//! once), the others `lambda_http`'s buffered runner. Background functions fed by events (the table's stream) run
 //! a plain event handler instead. State is built once per cold start; a missing setting
 //! fails the cold start with one clear log line.
 
@@ -14,7 +15,12 @@ use serde::de::DeserializeOwned;
 
 use crate::state::AppState;
 
+mod streaming;
+
 pub use lambda_http::Error;
+
+/// Set to `stock` to stream through `lambda_runtime`'s own loop instead of [`streaming`].
+pub const RUNTIME_ENV: &str = "AGENTGATE_LAMBDA_RUNTIME";
 
 /// How a family's responses leave the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +35,10 @@ pub enum Invoke {
 pub async fn run(router: fn(AppState) -> Router, invoke: Invoke) -> Result<(), Error> {
     let state = cold_start().await?;
     match invoke {
-        Invoke::Streaming => lambda_http::run_with_streaming_response(router(state)).await,
+        Invoke::Streaming if std::env::var(RUNTIME_ENV).as_deref() == Ok("stock") => {
+            lambda_http::run_with_streaming_response(router(state)).await
+        }
+        Invoke::Streaming => streaming::run(router(state)).await,
         Invoke::Buffered => lambda_http::run(router(state)).await,
     }
 }
