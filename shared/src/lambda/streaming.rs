@@ -134,10 +134,11 @@ impl RuntimeApi {
         headers
             .entry(CONTENT_TYPE)
             .or_insert(HeaderValue::from_static("application/octet-stream"));
-        let mut prelude = MetadataPrelude::default();
-        prelude.status_code = parts.status;
-        prelude.headers = headers;
-        prelude.cookies = cookies;
+        let prelude = MetadataPrelude {
+            status_code: parts.status,
+            headers,
+            cookies,
+        };
         let mut head = BytesMut::from(serde_json::to_vec(&prelude)?.as_slice());
         head.extend_from_slice(&PRELUDE_END);
 
