@@ -1,5 +1,28 @@
 #!/usr/bin/env bash
 # Benchmarks, each reporting ratios against a baseline measured in the same run.
+#   scripts/bench.sh            all of them
+#   scripts/bench.sh snapshots  native-stream snapshot coalescing (pure, seconds)
+#   scripts/bench.sh lambda     each function's release binary under a local Runtime API
+#                               (builds the release binaries; starts DynamoDB Local and moto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench --locked -p agentgate-shared --bench snapshots
+
+snapshots() {
+  cargo bench --locked -p agentgate-shared --bench snapshots
+}
+
+lambda() {
+  local args=()
+  for f in $(ls functions); do args+=(-p "agentgate-$f"); done
+  cargo build --release --locked "${args[@]}"
+  scripts/setup.sh >/dev/null
+  infra/dynamodb-local.sh run -- infra/moto-local.sh run -- \
+    cargo bench --locked -p agentgate --bench lambda
+}
+
+case "${1:-all}" in
+  snapshots) snapshots ;;
+  lambda) lambda ;;
+  all) snapshots; lambda ;;
+  *) echo "usage: scripts/bench.sh [snapshots|lambda]" >&2; exit 2 ;;
+esac
