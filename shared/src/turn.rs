@@ -242,22 +242,32 @@ impl Turns {
             public,
             recorder,
         } = turn;
-        if public {
-            self.within_budget(assistant).await?;
-        }
-        let history = match history {
-            History::Stored => self
-                .store
-                .recent_messages(&thread, self.settings.history_limit)
-                .await?
-                .into_iter()
-                .map(|m| m.message)
-                .collect(),
-            History::Given(messages) => messages,
-            History::Sent => Vec::new(),
+        // The budget check, the history and the memory do not depend on each other: they
+        // are read at once, so they cost one round trip to the store, not three.
+        let budget = async {
+            if public {
+                self.within_budget(assistant).await
+            } else {
+                Ok(())
+            }
         };
+        let earlier = async {
+            Ok::<_, TurnError>(match history {
+                History::Stored => self
+                    .store
+                    .recent_messages(&thread, self.settings.history_limit)
+                    .await?
+                    .into_iter()
+                    .map(|m| m.message)
+                    .collect(),
+                History::Given(messages) => messages,
+                History::Sent => Vec::new(),
+            })
+        };
+        let memory = async { Ok(self.memories.recall(thread.memory()).await) };
+        let ((), history, memory) = tokio::try_join!(budget, earlier, memory)?;
+        options.memory = memory;
         let history = newest_within(history, self.history_budget(assistant));
-        options.memory = self.memories.recall(thread.memory()).await;
         // An upstream that never answers the request is cut like one that never starts
         // its reply: at the first-token limit.
         let starting = run::start_turn(&self.providers, assistant, history, &input, &options);
