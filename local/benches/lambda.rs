@@ -78,22 +78,18 @@ async fn round(
     out: &mut Samples,
 ) {
     let binary = bin_dir().join(function);
+    assert!(
+        binary.exists(),
+        "{} is missing: run scripts/bench.sh lambda",
+        binary.display()
+    );
     let rt = FakeRuntime::start(events.to_vec()).await;
-    let mut cmd = tokio::process::Command::new(&binary);
-    cmd.envs(d.env.iter().cloned())
-        .env("AWS_LAMBDA_RUNTIME_API", rt.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", format!("agentgate-{function}"))
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
+    let mut extra = vec![("RUST_LOG", "error")];
     if stock {
-        cmd.env("AGENTGATE_LAMBDA_RUNTIME", "stock");
+        extra.push(("AGENTGATE_LAMBDA_RUNTIME", "stock"));
     }
     let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/bench.sh lambda)", binary.display()));
+    let mut child = d.spawn(&binary.to_string_lossy(), function, &rt, &extra);
     let replies = rt.wait_for(events.len(), 60).await;
     let _ = child.kill().await;
     assert_eq!(

@@ -183,17 +183,10 @@ async fn the_responses_api_serves_the_node_sdk_the_ai_sdk_and_the_agents_sdk() {
         ("assistant", PIECES.concat()),
         ("user", SECOND_TURN.to_owned()),
     ];
+    let conversation = conversation.map(|(role, text)| (role.to_owned(), text));
     let received = r._openai.seen().iter().any(|seen| {
-        let messages: Vec<(&str, String)> = seen.body["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| m["role"] != "system")
-            .map(|m| {
-                let role = m["role"].as_str().unwrap_or_default();
-                (role, m["content"].as_str().unwrap_or_default().to_owned())
-            })
-            .collect();
+        let mut messages = seen.messages();
+        messages.retain(|(role, _)| role != "system");
         messages == conversation
     });
     assert!(

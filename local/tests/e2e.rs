@@ -71,20 +71,6 @@ async fn turn(base: &str, assistant: &str, thread: &str, text: &str) -> (Vec<Str
     (partials, names)
 }
 
-fn roles_and_text(messages: &Value) -> Vec<(String, String)> {
-    messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap().to_owned(),
-                m["content"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn openai_upstream_streams_accumulated_partials_and_keeps_history() {
     let mock = MockUpstream::openai(Behavior::Reply(vec![
@@ -122,7 +108,7 @@ async fn openai_upstream_streams_accumulated_partials_and_keeps_history() {
     assert_eq!(seen[1].body["model"], "gpt-4o-mini");
     assert_eq!(seen[1].body["stream"], true);
     assert_eq!(
-        roles_and_text(&seen[1].body["messages"]),
+        seen[1].messages(),
         vec![
             ("system".into(), "You are terse.".into()),
             ("user".into(), "Hi there".into()),
@@ -157,7 +143,7 @@ async fn anthropic_upstream_streams_accumulated_partials_and_keeps_history() {
     assert_eq!(body["model"], "claude-sonnet-4-5");
     assert_eq!(body["system"], "You are terse.");
     assert_eq!(
-        roles_and_text(&body["messages"]),
+        seen[1].messages(),
         vec![
             ("user".into(), "Salut".into()),
             ("assistant".into(), "Bonjour".into()),

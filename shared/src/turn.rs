@@ -329,13 +329,14 @@ impl Turns {
                     run_id: run_id.clone(),
                     created_at: now,
                 };
+                // The reply is copied only when a recorder needs the completion too.
+                let record = recorder.map(|r| (r, completion.clone()));
                 let mut messages: Vec<StoredMessage> = input.into_iter().map(stored).collect();
-                let reply = Message::new(Role::Ai, completion.text.clone());
-                messages.push(stored(reply));
+                messages.push(stored(Message::new(Role::Ai, completion.text)));
                 this.store
                     .append_messages(&thread, &messages, this.settings.thread_idle_ttl_secs)
                     .await?;
-                if let Some(record) = recorder {
+                if let Some((record, completion)) = record {
                     record(completion).await?;
                 }
                 crate::usage::record(this.store.as_ref(), this.clock.as_ref(), &assistant, delta)

@@ -40,7 +40,7 @@ impl<S: Send + Sync> FromRequestParts<S> for EndUserHeader {
 }
 
 /// The end user a request names: its body's (already checked), else the header's.
-pub fn end_user(
+fn end_user(
     from_body: Option<String>,
     header: Option<String>,
 ) -> Result<Option<String>, OpenAiError> {
@@ -66,6 +66,21 @@ pub fn transcript(assistant: &Assistant, end_user: Option<&str>) -> ThreadKey {
     }
 }
 
+/// What every turn of this family starts with: the end user (body, else header), the
+/// request counted against their caps, and their transcript.
+pub async fn admit(
+    state: &AppState,
+    assistant: &Assistant,
+    ip: Option<std::net::IpAddr>,
+    from_body: Option<String>,
+    header: Option<String>,
+) -> Result<ThreadKey, OpenAiError> {
+    let end_user = end_user(from_body, header)?;
+    let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
+    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
+    Ok(transcript(assistant, end_user.as_deref()))
+}
+
 #[tracing::instrument(name = "chat_completions", skip_all)]
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -75,10 +90,7 @@ pub async fn chat_completions(
     JsonObject(body, ..): JsonObject<OpenAiError>,
 ) -> Result<Response, OpenAiError> {
     let req = ChatCompletionRequest::parse(&body)?;
-    let end_user = end_user(req.user.clone(), header)?;
-    let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
-    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
-    let key = transcript(&assistant, end_user.as_deref());
+    let key = admit(&state, &assistant, ip, req.user.clone(), header).await?;
     // The client resends the conversation; only its new turn joins the transcript.
     let turn = Turn::new(&assistant, key, req.messages.clone())
         .history(History::Sent)

@@ -49,19 +49,7 @@ async fn fetch(app: &TestApp, token: &str, id: &str, end_user: Option<&str>) -> 
 
 /// The (role, content) pairs of the last request the upstream received.
 fn upstream_messages(app: &TestApp) -> Vec<(String, String)> {
-    let seen = app.openai.seen();
-    let body = &seen.last().unwrap().body;
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap().to_owned(),
-                m["content"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    app.openai.seen().last().unwrap().messages()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -142,7 +142,7 @@ impl RuntimeApi {
         let mut head = BytesMut::from(serde_json::to_vec(&prelude)?.as_slice());
         head.extend_from_slice(&PRELUDE_END);
 
-        let first = futures::stream::once(async move { Ok(Frame::data(head.freeze())) });
+        let first = futures::stream::iter([Ok(Frame::data(head.freeze()))]);
         let rest = BodyStream::new(body).map(|frame| match frame {
             Ok(frame) => Ok(frame),
             // Lambda reads a failure mid-body from the error trailers.

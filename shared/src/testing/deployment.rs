@@ -224,7 +224,7 @@ impl Deployment {
     ) -> Vec<runtime::Reply> {
         let count = events.len();
         let rt = runtime::FakeRuntime::start(events).await;
-        let mut child = self.spawn(binary, function, &rt);
+        let mut child = self.spawn(binary, function, &rt, &[]);
         let replies = rt.wait_for(count, 60).await;
         let _ = child.kill().await;
         assert!(
@@ -281,14 +281,18 @@ impl Deployment {
         rt.init_error()
     }
 
-    fn spawn(
+    /// Starts `binary` as `function` on this deployment, polling `rt`, with `extra`
+    /// variables on top of the deployment's.
+    pub fn spawn(
         &self,
         binary: &str,
         function: &str,
         rt: &runtime::FakeRuntime,
+        extra: &[(&str, &str)],
     ) -> tokio::process::Child {
         tokio::process::Command::new(binary)
             .envs(self.env.iter().cloned())
+            .envs(extra.iter().copied())
             .env("AWS_LAMBDA_RUNTIME_API", rt.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", format!("agentgate-{function}"))
             .kill_on_drop(true)

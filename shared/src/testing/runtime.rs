@@ -251,12 +251,14 @@ async fn response(
         match frame.into_data() {
             Ok(data) => {
                 received.extend_from_slice(&data);
-                let past_prelude = !streamed
-                    || received
-                        .windows(8)
-                        .position(|w| w == [0u8; 8])
-                        .is_some_and(|sep| received.len() > sep + 8);
-                if first_byte.is_none() && past_prelude {
+                let past_prelude = || {
+                    !streamed
+                        || received
+                            .windows(8)
+                            .position(|w| w == [0u8; 8])
+                            .is_some_and(|sep| received.len() > sep + 8)
+                };
+                if first_byte.is_none() && past_prelude() {
                     first_byte = Some(served.elapsed());
                 }
             }

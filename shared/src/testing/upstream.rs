@@ -59,6 +59,27 @@ pub struct Seen {
     pub api_key: Option<String>,
 }
 
+impl Seen {
+    /// The role and text of each message the request sent (`messages`, in either
+    /// provider's format; a content of text parts reads as their concatenation).
+    pub fn messages(&self) -> Vec<(String, String)> {
+        let text = |content: &Value| match content {
+            Value::String(s) => s.clone(),
+            Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+            _ => String::new(),
+        };
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let role = m["role"].as_str().unwrap_or_default().to_owned();
+                (role, text(&m["content"]))
+            })
+            .collect()
+    }
+}
+
 /// Which provider's wire format the mock speaks.
 #[derive(Debug, Clone, Copy)]
 enum Dialect {

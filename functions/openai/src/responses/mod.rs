@@ -17,7 +17,6 @@ use agentgate_shared::domain::response::{RESPONSE_RETENTION_SECS, ResponseId, St
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
 use agentgate_shared::ports::Store;
-use agentgate_shared::ratelimit;
 use agentgate_shared::run::{OnComplete, TurnOptions};
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::Completion;
@@ -33,7 +32,7 @@ use std::sync::Arc;
 
 use crate::OpenAiError;
 use crate::auth::KeyAssistant;
-use crate::handlers::{EndUserHeader, end_user, transcript};
+use crate::handlers::{EndUserHeader, admit, transcript};
 use crate::request::{new_turn, parse_user};
 use request::{InputItem, ResponsesRequest};
 
@@ -151,10 +150,7 @@ pub async fn create(
     JsonObject(body, ..): JsonObject<OpenAiError>,
 ) -> Result<Response, OpenAiError> {
     let req = ResponsesRequest::parse(&body)?;
-    let end_user = end_user(req.user.clone(), header)?;
-    let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
-    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
-    let scope = transcript(&assistant, end_user.as_deref());
+    let scope = admit(&state, &assistant, ip, req.user.clone(), header).await?;
     let (context, input) = resolve(state.store.as_ref(), &scope, &req).await?;
     let shape = shape(&state, &assistant, &req);
     let options = TurnOptions {
