@@ -46,6 +46,11 @@ fn not_found(events: &[(String, String)]) -> Option<String> {
     Some(event.to_string())
 }
 
+/// Whether `function` answers HTTP requests (the memory function reads stream records).
+fn samples_are_http(function: &str) -> bool {
+    function != "memory"
+}
+
 #[derive(Default)]
 struct Samples {
     cold_ms: Vec<f64>,
@@ -161,7 +166,8 @@ async fn main() {
             .map(|m| m.len())
             .unwrap_or(0);
         let runtime = match (streamed, stock) {
-            (false, _) => "lambda_http (buffered)",
+            (false, _) if samples_are_http(function) => "lambda_http (buffered)",
+            (false, _) => "lambda_runtime (events)",
             (true, true) => "stock lambda_runtime",
             (true, false) => "agentgate (TCP_NODELAY)",
         };
