@@ -4,6 +4,8 @@
 #   scripts/bench.sh snapshots  native-stream snapshot coalescing (pure, seconds)
 #   scripts/bench.sh lambda     each function's release binary under a local Runtime API
 #                               (builds the release binaries; starts DynamoDB Local and moto)
+#   scripts/bench.sh gateway    what `agentgate serve` adds in front of a mock upstream, per
+#                               family, against the mock called directly (builds the binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +22,15 @@ lambda() {
     cargo bench --locked -p agentgate --bench lambda
 }
 
+gateway() {
+  cargo build --release --locked -p agentgate
+  cargo bench --locked -p agentgate --bench gateway
+}
+
 case "${1:-all}" in
   snapshots) snapshots ;;
   lambda) lambda ;;
-  all) snapshots; lambda ;;
-  *) echo "usage: scripts/bench.sh [snapshots|lambda]" >&2; exit 2 ;;
+  gateway) gateway ;;
+  all) snapshots; gateway; lambda ;;
+  *) echo "usage: scripts/bench.sh [snapshots|gateway|lambda]" >&2; exit 2 ;;
 esac
