@@ -51,7 +51,7 @@ enum Command {
     },
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     agentgate_shared::telemetry::init_local();
     let result = match Cli::parse().command {

@@ -110,6 +110,9 @@ pub struct Settings {
     /// Widget messages per owner per UTC month, across their bots; 0 for no ceiling
     /// (`AGENTGATE_OWNER_MONTHLY_MESSAGES`).
     pub owner_monthly_messages: u64,
+    /// How long a warm instance keeps an assistant and a token lookup it read
+    /// (`AGENTGATE_ASSISTANT_CACHE_SECS`, 0 to read every time; see [`crate::cache`]).
+    pub assistant_cache: Duration,
     /// Who summarises per-user memories: this process (local) or the table's stream.
     pub memory_trigger: Trigger,
 }
@@ -132,6 +135,7 @@ impl Default for Settings {
             history_chars: 12_000,
             daily_token_budget: 2_000_000,
             owner_monthly_messages: 1_000_000,
+            assistant_cache: Duration::from_secs(5),
             memory_trigger: Trigger::InProcess,
         }
     }
@@ -177,6 +181,7 @@ impl Settings {
             history_chars: env_num("AGENTGATE_HISTORY_CHARS", 12_000)?,
             daily_token_budget: env_num("AGENTGATE_DAILY_TOKEN_BUDGET", 2_000_000)?,
             owner_monthly_messages: env_num("AGENTGATE_OWNER_MONTHLY_MESSAGES", 1_000_000)?,
+            assistant_cache: Duration::from_secs(env_num("AGENTGATE_ASSISTANT_CACHE_SECS", 5)?),
             pacing: Pacing {
                 snapshot_interval: Duration::from_millis(env_num(
                     "AGENTGATE_SNAPSHOT_INTERVAL_MS",

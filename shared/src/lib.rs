@@ -18,6 +18,7 @@
 //! serve both on Lambda and on a laptop.
 
 pub mod auth;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod domain;

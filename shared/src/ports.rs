@@ -104,6 +104,10 @@ pub trait CounterStore: Send + Sync {
 
     /// The current value of a counter (zero when absent or expired).
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError>;
+
+    /// Takes back one count of a live counter (a request admitted by this cap but refused
+    /// by another that was checked at the same time); never below zero.
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// What one request adds to an assistant's daily usage.

@@ -186,18 +186,68 @@ pub async fn plan(
     owner: &UserId,
     now_secs: i64,
 ) -> Result<Plan, StoreError> {
+    Ok(match count_plan(store, settings, owner, now_secs).await? {
+        Some(None) => Plan::Reached,
+        _ => Plan::Within,
+    })
+}
+
+/// The plan's counter key when this message was counted, `Some(None)` when the ceiling is
+/// reached, `None` when there is no ceiling.
+async fn count_plan(
+    store: &dyn CounterStore,
+    settings: &Settings,
+    owner: &UserId,
+    now_secs: i64,
+) -> Result<Option<Option<String>>, StoreError> {
     let limit = settings.owner_monthly_messages;
     if limit == 0 {
-        return Ok(Plan::Within);
+        return Ok(None);
     }
     let (month, ends) = crate::domain::time::month_of(now_secs);
     let key = plan_key(owner, &month);
-    Ok(
+    Ok(Some(
         match store.increment_below(&key, limit, ends + 86_400).await? {
-            Admission::Admitted(_) => Plan::Within,
-            Admission::Rejected => Plan::Reached,
+            Admission::Admitted(_) => Some(key),
+            Admission::Rejected => None,
         },
-    )
+    ))
+}
+
+/// The caps and the owner's monthly ceiling at once (one round trip to the store): a
+/// message refused by either is counted by neither, so the plan counts only messages the
+/// caps admitted and a message past the ceiling uses up no cap.
+pub async fn admit_within_plan(
+    store: &dyn CounterStore,
+    settings: &Settings,
+    caps: &[Cap],
+    owner: &UserId,
+    now_secs: i64,
+) -> Result<Plan, RateLimitError> {
+    let (caps_counted, plan) = tokio::join!(
+        admit_counting(store, caps, now_secs),
+        count_plan(store, settings, owner, now_secs)
+    );
+    let plan_key = match &plan {
+        Ok(Some(Some(key))) => Some(key.clone()),
+        _ => None,
+    };
+    let reached = matches!(plan, Ok(Some(None)));
+    match (caps_counted, plan) {
+        (Ok(_), Ok(_)) if !reached => Ok(Plan::Within),
+        (Ok(counted), Ok(_)) => {
+            release_all(store, &counted).await;
+            Ok(Plan::Reached)
+        }
+        (Ok(counted), Err(e)) => {
+            release_all(store, &counted).await;
+            Err(e.into())
+        }
+        (Err(e), _) => {
+            release_all(store, plan_key.as_slice()).await;
+            Err(e)
+        }
+    }
 }
 
 /// The messages an owner's plan counted this month.
@@ -214,26 +264,77 @@ fn plan_key(owner: &UserId, month: &str) -> String {
     format!("plan:{owner}:{month}")
 }
 
-/// Counts the request against every cap in order, stopping at the first refusal.
+/// Counts the request against every cap at once (one round trip to the store, however
+/// many caps). A request refused by any cap is counted by none: the counts it took on the
+/// others are given back, so a refusal never uses up a wider (or narrower) cap. The
+/// refusal reported is the narrowest cap's (caps are listed narrowest first).
+///
+/// No cap ever admits more than its limit. Under contention at two full caps at once, a
+/// count taken back a moment later can refuse a request that would have fit: the error is
+/// always on the safe side.
 pub async fn admit(
     store: &dyn CounterStore,
     caps: &[Cap],
     now_secs: i64,
 ) -> Result<(), RateLimitError> {
-    for cap in caps {
-        if !admit_one(store, cap, now_secs).await? {
-            return Err(RateLimitError::Limited(Limited {
-                scope: cap.scope.clone(),
-                retry_after_secs: cap.retry_after(now_secs),
-            }));
+    admit_counting(store, caps, now_secs).await.map(|_| ())
+}
+
+/// [`admit`], returning the counter keys it counted on.
+async fn admit_counting(
+    store: &dyn CounterStore,
+    caps: &[Cap],
+    now_secs: i64,
+) -> Result<Vec<String>, RateLimitError> {
+    let outcomes =
+        futures::future::join_all(caps.iter().map(|cap| admit_one(store, cap, now_secs))).await;
+    let mut counted = Vec::with_capacity(caps.len());
+    let mut refusal: Option<RateLimitError> = None;
+    for (cap, outcome) in caps.iter().zip(outcomes) {
+        match outcome {
+            Ok(Some(key)) => counted.push(key),
+            Ok(None) => {
+                if refusal.is_none() {
+                    refusal = Some(RateLimitError::Limited(Limited {
+                        scope: cap.scope.clone(),
+                        retry_after_secs: cap.retry_after(now_secs),
+                    }));
+                }
+            }
+            // A store failure wins over a refusal: the request was not decided.
+            Err(e) => {
+                if !matches!(refusal, Some(RateLimitError::Store(_))) {
+                    refusal = Some(RateLimitError::Store(e));
+                }
+            }
         }
     }
-    Ok(())
+    match refusal {
+        None => Ok(counted),
+        Some(e) => {
+            release_all(store, &counted).await;
+            Err(e)
+        }
+    }
+}
+
+/// Gives back one count on each of `keys`, at once. A failure leaves a count that ends with
+/// its window: it is logged, never surfaced over the refusal being answered.
+async fn release_all(store: &dyn CounterStore, keys: &[String]) {
+    let released = futures::future::join_all(keys.iter().map(|k| store.release(k))).await;
+    for e in released.into_iter().filter_map(Result::err) {
+        tracing::warn!(error = %e, "a refused request's count was not given back");
+    }
 }
 
 /// One cap: starts at a random shard and probes the others only when it is full, so the
-/// writes of a flood spread across shards and the cap is exact once all are full.
-async fn admit_one(store: &dyn CounterStore, cap: &Cap, now_secs: i64) -> Result<bool, StoreError> {
+/// writes of a flood spread across shards and the cap is exact once all are full. The
+/// counter it counted on, or `None` when the cap is full.
+async fn admit_one(
+    store: &dyn CounterStore,
+    cap: &Cap,
+    now_secs: i64,
+) -> Result<Option<String>, StoreError> {
     let counters = cap.shard_counters(now_secs);
     let expires_at = cap.expires_at(now_secs);
     let first = usize::from(crate::random::bytes::<2>()[0]) % counters.len();
@@ -243,8 +344,8 @@ async fn admit_one(store: &dyn CounterStore, cap: &Cap, now_secs: i64) -> Result
             continue;
         }
         if let Admission::Admitted(_) = store.increment_below(key, *limit, expires_at).await? {
-            return Ok(true);
+            return Ok(Some(key.clone()));
         }
     }
-    Ok(false)
+    Ok(None)
 }

@@ -98,10 +98,16 @@ pub type OnComplete =
 /// mid-stream) with what was produced so far; nothing is stored, but the upstream was paid.
 pub type OnAbandon = Box<dyn FnOnce(Completion) -> BoxFuture<'static, ()> + Send>;
 
+/// Called after the final frame of a saved reply has been handed to the client, before the
+/// body ends (so before a Lambda invocation returns): writes the reply does not depend on,
+/// such as usage, cost the caller no time to the last byte.
+pub type AfterReply = Box<dyn FnOnce(&Completion) -> BoxFuture<'static, ()> + Send>;
+
 /// What the engine does when a turn ends.
 pub struct TurnHooks {
     pub on_complete: OnComplete,
     pub on_abandon: OnAbandon,
+    pub after_reply: Option<AfterReply>,
 }
 
 impl TurnHooks {
@@ -110,6 +116,7 @@ impl TurnHooks {
         Self {
             on_complete,
             on_abandon: Box::new(|_| Box::pin(async {})),
+            after_reply: None,
         }
     }
 }
@@ -159,6 +166,11 @@ pub async fn complete(
         (acc, None) => {
             let completion = acc.finish();
             (hooks.on_complete)(completion.clone()).await?;
+            // Nothing is sent before the whole answer here: the writes after the reply
+            // run before it is returned.
+            if let Some(after) = hooks.after_reply {
+                after(&completion).await;
+            }
             Ok(completion)
         }
         (acc, Some(err)) => {
@@ -301,6 +313,9 @@ async fn drive<E: Encoder>(
                         "run completed"
                     );
                     send_all(&tx, enc.finish(&completion)).await;
+                    if let Some(after) = hooks.after_reply {
+                        after(&completion).await;
+                    }
                 }
                 Err(err) => {
                     tracing::error!(outcome = "persist_failed", error = %err, "run completed but was not saved");
@@ -566,6 +581,7 @@ mod tests {
             on_complete: Box::new(|_| {
                 Box::pin(async { Err(StoreError::Unavailable("must not be called".into())) })
             }),
+            after_reply: None,
             on_abandon: Box::new(move |partial| {
                 Box::pin(async move {
                     let _ = tx_done.send(partial);

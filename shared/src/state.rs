@@ -32,6 +32,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// One model turn, for every streaming family.
     pub turns: Turns,
+    /// Assistants and token lookups, kept briefly for public turns.
+    pub assistants: crate::cache::Assistants,
     /// Per-user memories: recall and background summaries.
     pub memories: Memories,
     /// Sends the verification codes of public links.
@@ -87,7 +89,9 @@ impl AppState {
             settings.clone(),
             memories.clone(),
         );
+        let assistants = crate::cache::Assistants::new(store.clone(), settings.assistant_cache);
         Self {
+            assistants,
             store,
             providers,
             jwt: Arc::new(jwt),

@@ -1,9 +1,10 @@
 //! The turn service: one model turn, the same for every family.
 //!
 //! Whatever the wire format, a turn is the same sequence: read the thread's history and
-//! the user's memory, start the model, and once the reply is complete save it with the
-//! turn's usage and hand the new messages to the memory they feed (a turn that ends early
-//! saves nothing but still counts, since the provider was paid). Families only parse their
+//! the user's memory (while the family counts its caps), start the model, save the reply
+//! before its final frame, and after the last byte add the turn's usage and hand the new
+//! messages to the memory they feed (a turn that ends early saves nothing but still
+//! counts, since the provider was paid). Families only parse their
 //! request, pick their caps and choose an encoder; this module decides the rest once, so a
 //! new post-turn effect lands here and nowhere else. The transport (keep-alives, client
 //! gone, error frames) is the engine's, in [`crate::run`].
@@ -22,7 +23,7 @@ use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::memory::Memories;
 use crate::ports::{Store, StoreError};
 use crate::provider::{EventStream, ProviderError, Providers};
-use crate::run::{self, OnAbandon, OnComplete, TurnError, TurnHooks, TurnOptions};
+use crate::run::{self, AfterReply, OnAbandon, OnComplete, TurnError, TurnHooks, TurnOptions};
 use crate::stream::{Completion, Encoder};
 
 /// Where the earlier messages of a turn come from.
@@ -132,6 +133,67 @@ impl Started {
     }
 }
 
+/// A turn whose reads are done: what [`Prepared::start`] sends to the model.
+pub struct Prepared<'a> {
+    turns: Turns,
+    assistant: &'a Assistant,
+    thread: ThreadKey,
+    history: Vec<Message>,
+    input: Vec<Message>,
+    saved: Option<Vec<Message>>,
+    options: TurnOptions,
+    recorder: Option<OnComplete>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Prepared<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("assistant", &self.assistant.id)
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared<'_> {
+    /// Starts the model and prepares the save.
+    pub async fn start(self) -> Result<Started, TurnError> {
+        let Self {
+            turns,
+            assistant,
+            thread,
+            history,
+            input,
+            saved,
+            options,
+            recorder,
+            started,
+        } = self;
+        // An upstream that never answers the request is cut like one that never starts
+        // its reply: at the first-token limit.
+        let starting = run::start_turn(&turns.providers, assistant, history, &input, &options);
+        let events = tokio::time::timeout(turns.settings.pacing.first_token, starting)
+            .await
+            .map_err(|_| ProviderError::Timeout)??;
+        let run_id = RunId::mint();
+        let saved = saved.unwrap_or(input);
+        let hooks = turns.hooks(
+            &assistant.id,
+            thread,
+            run_id.clone(),
+            saved,
+            started,
+            recorder,
+        );
+        Ok(Started {
+            run_id,
+            events,
+            hooks,
+            pacing: turns.settings.pacing,
+        })
+    }
+}
+
 /// The newest messages of `history` whose text fits in `budget` characters, oldest first:
 /// what a long conversation costs per turn stays bounded.
 pub fn newest_within(mut history: Vec<Message>, budget: usize) -> Vec<Message> {
@@ -231,6 +293,27 @@ impl Turns {
     /// Reads what the turn needs, starts the model and prepares the save. Errors here
     /// happen before any response byte, so families answer them with a status.
     pub async fn start(&self, turn: Turn<'_>) -> Result<Started, TurnError> {
+        self.prepare(turn).await?.start().await
+    }
+
+    /// Prepares `turn` while `admission` counts the request against the family's caps, both
+    /// at once, and starts the model only if both succeed: a public turn waits for one
+    /// round trip to the store before its model call, not two.
+    pub async fn start_admitted<E: From<TurnError>>(
+        &self,
+        turn: Turn<'_>,
+        admission: impl std::future::Future<Output = Result<(), E>>,
+    ) -> Result<Started, E> {
+        let reads = async { self.prepare(turn).await.map_err(E::from) };
+        let (prepared, ()) = tokio::try_join!(reads, admission)?;
+        Ok(prepared.start().await?)
+    }
+
+    /// Reads what the turn needs (the budget check, the history and the memory, at once:
+    /// one round trip to the store, not three) without starting the model. A family joins
+    /// this with its own admission (its caps), so the reads and the counts share one
+    /// round trip, and starts the model only if both succeed.
+    pub async fn prepare<'a>(&self, turn: Turn<'a>) -> Result<Prepared<'a>, TurnError> {
         let started = Instant::now();
         let Turn {
             assistant,
@@ -242,8 +325,6 @@ impl Turns {
             public,
             recorder,
         } = turn;
-        // The budget check, the history and the memory do not depend on each other: they
-        // are read at once, so they cost one round trip to the store, not three.
         let budget = async {
             if public {
                 self.within_budget(assistant).await
@@ -268,33 +349,23 @@ impl Turns {
         let ((), history, memory) = tokio::try_join!(budget, earlier, memory)?;
         options.memory = memory;
         let history = newest_within(history, self.history_budget(assistant));
-        // An upstream that never answers the request is cut like one that never starts
-        // its reply: at the first-token limit.
-        let starting = run::start_turn(&self.providers, assistant, history, &input, &options);
-        let events = tokio::time::timeout(self.settings.pacing.first_token, starting)
-            .await
-            .map_err(|_| ProviderError::Timeout)??;
-        let run_id = RunId::mint();
-        let saved = saved.unwrap_or(input);
-        let hooks = self.hooks(
-            &assistant.id,
+        Ok(Prepared {
+            turns: self.clone(),
+            assistant,
             thread,
-            run_id.clone(),
+            history,
             saved,
-            started,
+            input,
+            options,
             recorder,
-        );
-        Ok(Started {
-            run_id,
-            events,
-            hooks,
-            pacing: self.settings.pacing,
+            started,
         })
     }
 
-    /// Once the reply is complete: store `input` and the reply in `thread` under `run_id`,
-    /// add the turn to the assistant's usage and hand the new messages to the memory the
-    /// thread feeds. A turn that ends early stores nothing but still counts in usage.
+    /// Once the reply is complete: store `input` and the reply in `thread` under `run_id`
+    /// (before the final frame, so a follow-up finds it); after the last byte, add the turn
+    /// to the assistant's usage and hand the new messages to the memory the thread feeds.
+    /// A turn that ends early stores nothing but still counts in usage.
     fn hooks(
         &self,
         assistant: &AssistantId,
@@ -319,10 +390,12 @@ impl Turns {
                 })
             })
         };
-        let (this, assistant) = (self.clone(), assistant.clone());
+        let (after, after_assistant, after_thread) =
+            (self.clone(), assistant.clone(), thread.clone());
+        let saved_count = input.len();
+        let this = self.clone();
         let on_complete: OnComplete = Box::new(move |completion: Completion| {
             Box::pin(async move {
-                let delta = crate::usage::of_turn(&completion, input.len() + 1, started);
                 let now = this.clock.now_ms();
                 let stored = |message: Message| StoredMessage {
                     message,
@@ -339,15 +412,27 @@ impl Turns {
                 if let Some((record, completion)) = record {
                     record(completion).await?;
                 }
-                crate::usage::record(this.store.as_ref(), this.clock.as_ref(), &assistant, delta)
-                    .await;
-                this.memories.after_save(&thread, messages.len());
                 Ok(())
+            })
+        });
+        // Usage and the memory's turn come after the last byte: the reply needs neither.
+        let after_reply: AfterReply = Box::new(move |completion: &Completion| {
+            let delta = crate::usage::of_turn(completion, saved_count + 1, started);
+            Box::pin(async move {
+                crate::usage::record(
+                    after.store.as_ref(),
+                    after.clock.as_ref(),
+                    &after_assistant,
+                    delta,
+                )
+                .await;
+                after.memories.after_save(&after_thread, saved_count + 1);
             })
         });
         TurnHooks {
             on_complete,
             on_abandon,
+            after_reply: Some(after_reply),
         }
     }
 }

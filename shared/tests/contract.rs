@@ -87,6 +87,8 @@ contract!(
     counters_stop_at_the_limit_and_expire,
     concurrent_increments_admit_exactly_the_limit,
     a_refusal_leaves_no_count_on_wider_caps,
+    released_counts_never_go_below_zero_nor_revive_an_expired_counter,
+    the_plan_and_the_caps_count_a_message_together_or_not_at_all,
     sharded_caps_are_exact_under_a_flood,
     usage_adds_up_under_concurrency_and_reads_by_day,
     memories_count_messages_and_save_summaries_conditionally,
@@ -770,8 +772,8 @@ async fn a_refusal_leaves_no_count_on_wider_caps(b: Backend) {
         ),
         (2, 2, 2)
     );
-    // A second visitor on the same IP: refused by the IP cap, leaving a count on its own
-    // (narrower) visitor cap but none on the bot cap.
+    // A second visitor on the same IP: refused by the IP cap, leaving no count anywhere
+    // (the count its own visitor cap took is given back).
     let caps2 = [
         Cap::new("visitor:v2", 2, 3600),
         caps[1].clone(),
@@ -791,7 +793,84 @@ async fn a_refusal_leaves_no_count_on_wider_caps(b: Backend) {
             count(&caps[1]).await,
             count(&caps[2]).await
         ),
-        (2, 3, 3)
+        (1, 3, 3)
+    );
+}
+
+async fn released_counts_never_go_below_zero_nor_revive_an_expired_counter(b: Backend) {
+    let now = b.clock.now_secs();
+    let key = "release:k";
+    b.store.increment_below(key, 5, now + 60).await.unwrap();
+    b.store.increment_below(key, 5, now + 60).await.unwrap();
+    b.store.release(key).await.unwrap();
+    assert_eq!(b.store.counter_value(key).await.unwrap(), 1);
+    b.store.release(key).await.unwrap();
+    b.store.release(key).await.unwrap();
+    assert_eq!(b.store.counter_value(key).await.unwrap(), 0);
+    // Absent and expired counters are left alone.
+    b.store.release("release:absent").await.unwrap();
+    assert_eq!(b.store.counter_value("release:absent").await.unwrap(), 0);
+    b.store.increment_below(key, 5, now + 60).await.unwrap();
+    b.clock.advance_secs(61);
+    b.store.release(key).await.unwrap();
+    assert_eq!(b.store.counter_value(key).await.unwrap(), 0);
+    let fresh = b.clock.now_secs();
+    assert_eq!(
+        b.store.increment_below(key, 5, fresh + 60).await.unwrap(),
+        Admission::Admitted(1)
+    );
+}
+
+async fn the_plan_and_the_caps_count_a_message_together_or_not_at_all(b: Backend) {
+    let now = b.clock.now_secs();
+    let owner = UserId::parse("plan-owner").unwrap();
+    let settings = agentgate_shared::config::Settings {
+        owner_monthly_messages: 2,
+        ..Default::default()
+    };
+    let wide = Cap::new("bot:plan", 100, 86_400);
+    let visitor = |v: &str| Cap::new(format!("visitor:{v}"), 1, 3600);
+    let count = |cap: &Cap| {
+        let key = cap.shard_counters(now)[0].0.clone();
+        let store = b.store.clone();
+        async move { store.counter_value(&key).await.unwrap() }
+    };
+    let admit = |caps: Vec<Cap>| {
+        let (store, settings, owner) = (b.store.clone(), settings.clone(), owner.clone());
+        async move { ratelimit::admit_within_plan(store.as_ref(), &settings, &caps, &owner, now).await }
+    };
+    assert_eq!(
+        admit(vec![visitor("a"), wide.clone()]).await.unwrap(),
+        ratelimit::Plan::Within
+    );
+    // The visitor's cap refuses: the plan does not count the message.
+    assert!(matches!(
+        admit(vec![visitor("a"), wide.clone()]).await,
+        Err(RateLimitError::Limited(_))
+    ));
+    assert_eq!(
+        ratelimit::plan_used(b.store.as_ref(), &owner, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(count(&wide).await, 1);
+    assert_eq!(
+        admit(vec![visitor("b"), wide.clone()]).await.unwrap(),
+        ratelimit::Plan::Within
+    );
+    // The ceiling is reached: no cap keeps a count for the refused message.
+    assert_eq!(
+        admit(vec![visitor("c"), wide.clone()]).await.unwrap(),
+        ratelimit::Plan::Reached
+    );
+    assert_eq!(count(&visitor("c")).await, 0);
+    assert_eq!(count(&wide).await, 2);
+    assert_eq!(
+        ratelimit::plan_used(b.store.as_ref(), &owner, now)
+            .await
+            .unwrap(),
+        2
     );
 }
 

@@ -368,7 +368,12 @@ where
         let current = owned(state, user, id).await?;
         let next = change(&current)?;
         match state.store.update_assistant(&current, &next).await {
-            Ok(()) => return Ok(next),
+            Ok(()) => {
+                // This process's public families see the change at once; other
+                // instances within the cache window (see `agentgate_shared::cache`).
+                state.assistants.forget(&next.id);
+                return Ok(next);
+            }
             Err(StoreError::Conflict) if attempt < UPDATE_ATTEMPTS => continue,
             Err(e) => return Err(e.into()),
         }

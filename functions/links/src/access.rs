@@ -79,8 +79,8 @@ async fn open_link(
             Unavailable::Expired => LinksError::LinkExpired,
         })?;
     let assistant = state
-        .store
-        .get_assistant(&link.assistant)
+        .assistants
+        .get(&link.assistant)
         .await?
         .ok_or(LinksError::LinkNotFound)?;
     Ok((link, assistant, guesses))

@@ -15,15 +15,11 @@ async fn open(state: &AppState, raw: &str, now: i64) -> Result<Option<Assistant>
     let Ok(presented) = PublicToken::parse_presented(raw) else {
         return Ok(None);
     };
-    let Some(id) = state
-        .store
-        .find_assistant_by_token(&presented.digest())
-        .await?
-    else {
+    let Some(id) = state.assistants.by_token(&presented.digest()).await? else {
         return Ok(None);
     };
     tracing::Span::current().record("assistant_id", id.as_str());
-    let found = state.store.get_assistant(&id).await?;
+    let found = state.assistants.get(&id).await?;
     Ok(found.filter(|a| a.accepts(&presented, now)))
 }
 
@@ -43,8 +39,14 @@ impl FromRequestParts<AppState> for KeyAssistant {
         let (_, raw) = token::extract(&parts.headers, None).ok_or(OpenAiError::MissingKey)?;
         let SourceIp(ip) = SourceIp::from_extensions(&parts.extensions);
         let now = state.clock.now_secs();
-        let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
-        let Some(assistant) = open(state, raw, now).await? else {
+        // The guess counter and the token are read at once; a refused address learns
+        // nothing either way.
+        let (guesses, found) = tokio::join!(
+            Guesses::check(state.store.as_ref(), &state.settings, ip, now),
+            open(state, raw, now)
+        );
+        let guesses = guesses?;
+        let Some(assistant) = found? else {
             guesses.failed(state.store.as_ref()).await?;
             return Err(OpenAiError::InvalidKey);
         };

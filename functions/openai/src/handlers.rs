@@ -3,6 +3,7 @@
 
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::memory::MemoryKey;
+use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
 use agentgate_shared::ratelimit;
@@ -66,19 +67,33 @@ pub fn transcript(assistant: &Assistant, end_user: Option<&str>) -> ThreadKey {
     }
 }
 
-/// What every turn of this family starts with: the end user (body, else header), the
-/// request counted against their caps, and their transcript.
-pub async fn admit(
-    state: &AppState,
-    assistant: &Assistant,
-    ip: Option<std::net::IpAddr>,
-    from_body: Option<String>,
-    header: Option<String>,
-) -> Result<ThreadKey, OpenAiError> {
-    let end_user = end_user(from_body, header)?;
-    let caps = ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip);
-    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
-    Ok(transcript(assistant, end_user.as_deref()))
+/// Who a turn of this family is for: the end user (body, else header), named by their
+/// transcript, and the caps the request counts against.
+pub struct Caller {
+    pub transcript: ThreadKey,
+    caps: Vec<Cap>,
+}
+
+impl Caller {
+    pub fn of(
+        state: &AppState,
+        assistant: &Assistant,
+        ip: Option<std::net::IpAddr>,
+        from_body: Option<String>,
+        header: Option<String>,
+    ) -> Result<Self, OpenAiError> {
+        let end_user = end_user(from_body, header)?;
+        Ok(Self {
+            caps: ratelimit::openai_caps(&state.settings, &assistant.id, end_user.as_deref(), ip),
+            transcript: transcript(assistant, end_user.as_deref()),
+        })
+    }
+
+    /// Counts the request against the caller's caps (run beside the turn's reads).
+    pub async fn admission(&self, state: &AppState) -> Result<(), OpenAiError> {
+        let now = state.clock.now_secs();
+        Ok(ratelimit::admit(state.store.as_ref(), &self.caps, now).await?)
+    }
 }
 
 #[tracing::instrument(name = "chat_completions", skip_all)]
@@ -90,14 +105,17 @@ pub async fn chat_completions(
     JsonObject(body, ..): JsonObject<OpenAiError>,
 ) -> Result<Response, OpenAiError> {
     let req = ChatCompletionRequest::parse(&body)?;
-    let key = admit(&state, &assistant, ip, req.user.clone(), header).await?;
+    let caller = Caller::of(&state, &assistant, ip, req.user.clone(), header)?;
     // The client resends the conversation; only its new turn joins the transcript.
-    let turn = Turn::new(&assistant, key, req.messages.clone())
+    let turn = Turn::new(&assistant, caller.transcript.clone(), req.messages.clone())
         .history(History::Sent)
         .saving(req.new_turn())
         .options(req.options.clone())
         .public();
-    let started = state.turns.start(turn).await?;
+    let started = state
+        .turns
+        .start_admitted(turn, caller.admission(&state))
+        .await?;
     let model = req
         .model
         .clone()

@@ -349,7 +349,8 @@ async fn named_end_users_get_a_memory_only_when_the_owner_trusts_the_names() {
         2
     );
 
-    // The owner opts in (through the store here, as PATCH would).
+    // The owner opts in (through the store here, forgetting the cached assistant as PATCH
+    // does).
     let trusted = a.patched(
         &agentgate_shared::domain::assistant::AssistantPatch {
             name: None,
@@ -362,6 +363,7 @@ async fn named_end_users_get_a_memory_only_when_the_owner_trusts_the_names() {
         .update_assistant(&a, &trusted.unwrap())
         .await
         .unwrap();
+    app.state.assistants.forget(&a.id);
     body["user"] = json!("carol");
     chat(&app, TOKEN, &body).send().await;
     // Counted in the background, after the reply.

@@ -4,6 +4,7 @@
 use agentgate_shared::domain::assistant::{AccessDenied, AccessMode, Assistant};
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::memory::MemoryKey;
+use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::domain::token;
 use agentgate_shared::http::{JsonObject, Owner, SourceIp, sse_response};
@@ -50,9 +51,8 @@ pub async fn public_stream(
         &assistant.id,
         ip.map(|ip| format!("runs-ip:{ip}")),
     );
-    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
     let thread = public_thread(&state, &assistant, req.thread_id.take()).await?;
-    run_turn(&state, &assistant, thread, req.public()).await
+    run_turn(&state, &assistant, thread, req.public(), &caps).await
 }
 
 /// `POST /runs/stream`: the assistant's owner, with a user JWT.
@@ -74,6 +74,7 @@ pub async fn owner_stream(
         &assistant,
         RunThread::new(id, key, History::Stored),
         req,
+        &[],
     )
     .await
 }
@@ -86,18 +87,20 @@ async fn find(
 ) -> Result<Assistant, RunsError> {
     tracing::Span::current().record("assistant_id", req.assistant_id.as_str());
     state
-        .store
-        .get_assistant(&req.assistant_id)
+        .assistants
+        .get(&req.assistant_id)
         .await?
         .filter(visible)
         .ok_or_else(RunsError::not_found)
 }
 
+/// The turn, counted against `caps` while its history is read.
 async fn run_turn(
     state: &AppState,
     assistant: &Assistant,
     thread: RunThread,
     req: RunRequest,
+    caps: &[Cap],
 ) -> Result<Response, RunsError> {
     let mut turn = Turn::new(assistant, thread.key, req.input)
         .history(thread.history)
@@ -105,7 +108,11 @@ async fn run_turn(
     if req.public {
         turn = turn.public();
     }
-    let started = state.turns.start(turn).await?;
+    let admission = async {
+        let now = state.clock.now_secs();
+        Ok::<_, RunsError>(ratelimit::admit(state.store.as_ref(), caps, now).await?)
+    };
+    let started = state.turns.start_admitted(turn, admission).await?;
     let encoder = NativeEncoder::new(started.run_id.as_str(), thread.id.as_str())
         .ignoring(thread.ignored.as_ref().map(ThreadId::as_str));
     Ok(sse_response(started.stream(encoder)))

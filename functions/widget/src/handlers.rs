@@ -1,5 +1,6 @@
-//! Thin handler: parse, find the bot, count the caps, pick the conversation, then hand the
-//! turn to the turn service with the encoder of the widget's dialect.
+//! Thin handler: parse, find the bot, pick the conversation, then hand the turn to the turn
+//! service (which reads while the caps are counted) with the encoder of the widget's
+//! dialect.
 
 use agentgate_shared::domain::assistant::AccessMode;
 use agentgate_shared::domain::ids::ThreadId;
@@ -32,8 +33,8 @@ pub async fn chat(
     tracing::Span::current().record("assistant_id", bot.as_str());
     // Only assistants open to everyone serve a widget; any other is reported as absent.
     let assistant = state
-        .store
-        .get_assistant(&bot)
+        .assistants
+        .get(&bot)
         .await?
         .filter(|a| a.access_mode() == AccessMode::PublicNoAuth)
         .ok_or(WidgetError::NotFound)?;
@@ -52,14 +53,17 @@ pub async fn chat(
         &req.visitor,
         ip,
     );
-    let now = state.clock.now_secs();
-    ratelimit::admit(state.store.as_ref(), &caps, now).await?;
-    // The owner's monthly ceiling, after the caps: a refused message is not counted.
-    let plan = ratelimit::plan(state.store.as_ref(), &state.settings, &assistant.owner, now);
-    if plan.await? == ratelimit::Plan::Reached {
-        return Err(WidgetError::PlanLimit);
-    }
-
+    // The caps and the owner's monthly ceiling, counted while the turn's reads run: a
+    // message refused by any of them is counted by none.
+    let admission = async {
+        let store = state.store.as_ref();
+        let now = state.clock.now_secs();
+        let owner = &assistant.owner;
+        match ratelimit::admit_within_plan(store, &state.settings, &caps, owner, now).await? {
+            ratelimit::Plan::Within => Ok(()),
+            ratelimit::Plan::Reached => Err(WidgetError::PlanLimit),
+        }
+    };
     // A conversation continues only if it is this visitor's and still alive; otherwise a
     // new one starts, and its id comes back in the final event.
     let mut continued = None;
@@ -73,7 +77,7 @@ pub async fn chat(
     let turn = Turn::new(&assistant, key, input)
         .history(History::Given(history))
         .public();
-    let started = state.turns.start(turn).await?;
+    let started = state.turns.start_admitted(turn, admission).await?;
     let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
     let mut resp = if modern {
         let mut resp = sse_response(started.stream(UiMessageEncoder::new(ids)));

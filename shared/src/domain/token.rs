@@ -162,7 +162,7 @@ fn varied(token: &str) -> bool {
 }
 
 /// SHA-256 of a token: the only form in which tokens are stored.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub struct TokenDigest([u8; 32]);
 

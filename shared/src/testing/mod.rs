@@ -23,6 +23,7 @@ use crate::store::SqliteStore;
 pub mod app;
 pub mod deployment;
 pub mod fuzz;
+pub mod recorder;
 pub mod runtime;
 pub mod samples;
 pub mod upstream;
@@ -138,8 +139,28 @@ pub fn state_on(
 /// A state on a fresh table of DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB`, set by
 /// `scripts/test.sh`), with the table's client and name for reading it back.
 pub async fn dynamo_state(
+    providers: ProviderSettings,
+    settings: Settings,
+) -> (AppState, aws_sdk_dynamodb::Client, String) {
+    dynamo_state_at(providers, settings, None).await
+}
+
+/// Like [`dynamo_state`], with the state's calls going through `recorder`.
+pub async fn dynamo_state_recorded(
+    providers: ProviderSettings,
+    settings: Settings,
+) -> (AppState, recorder::DynamoRecorder) {
+    let target = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("needs DynamoDB Local: run scripts/test.sh");
+    let recorder = recorder::DynamoRecorder::start(&target).await;
+    let (state, _, _) = dynamo_state_at(providers, settings, Some(&recorder.url)).await;
+    (state, recorder)
+}
+
+async fn dynamo_state_at(
     mut providers: ProviderSettings,
     settings: Settings,
+    endpoint: Option<&str>,
 ) -> (AppState, aws_sdk_dynamodb::Client, String) {
     providers.echo_delay = Duration::ZERO;
     assert!(
@@ -148,8 +169,16 @@ pub async fn dynamo_state(
     );
     let config = aws_config::load_from_env().await;
     let (client, table) = fresh_table(&config).await;
+    let store_client = match endpoint {
+        Some(url) => aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config)
+                .endpoint_url(url)
+                .build(),
+        ),
+        None => client.clone(),
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = crate::store::DynamoStore::new(client.clone(), table.clone(), clock.clone());
+    let store = crate::store::DynamoStore::new(store_client, table.clone(), clock.clone());
     let state = AppState::new(
         Arc::new(store),
         Providers::new(&providers).expect("providers"),

@@ -54,6 +54,8 @@ enum Ending {
 /// One request the mock received.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// When the request arrived.
+    pub at: std::time::Instant,
     pub body: Value,
     pub authorization: Option<String>,
     pub api_key: Option<String>,
@@ -196,6 +198,7 @@ fn record(state: &MockState, headers: &http::HeaderMap, body: &Bytes) -> Behavio
     };
     if let Ok(mut seen) = state.seen.lock() {
         seen.push(Seen {
+            at: std::time::Instant::now(),
             body: serde_json::from_slice(body).unwrap_or(Value::Null),
             authorization: header("authorization"),
             api_key: header("x-api-key"),

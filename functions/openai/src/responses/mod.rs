@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use crate::OpenAiError;
 use crate::auth::KeyAssistant;
-use crate::handlers::{EndUserHeader, admit, transcript};
+use crate::handlers::{Caller, EndUserHeader, transcript};
 use crate::request::{new_turn, parse_user};
 use request::{InputItem, ResponsesRequest};
 
@@ -150,7 +150,8 @@ pub async fn create(
     JsonObject(body, ..): JsonObject<OpenAiError>,
 ) -> Result<Response, OpenAiError> {
     let req = ResponsesRequest::parse(&body)?;
-    let scope = admit(&state, &assistant, ip, req.user.clone(), header).await?;
+    let caller = Caller::of(&state, &assistant, ip, req.user.clone(), header)?;
+    let scope = caller.transcript.clone();
     let (context, input) = resolve(state.store.as_ref(), &scope, &req).await?;
     let shape = shape(&state, &assistant, &req);
     let options = TurnOptions {
@@ -172,7 +173,10 @@ pub async fn create(
         let budget = state.turns.history_budget(&assistant);
         turn = turn.recorded_by(keep(&state, &scope, &shape, conversation, budget));
     }
-    let started = state.turns.start(turn).await?;
+    let started = state
+        .turns
+        .start_admitted(turn, caller.admission(&state))
+        .await?;
     if req.stream {
         return Ok(sse_response(started.stream(ResponseEncoder::new(shape))));
     }

@@ -72,6 +72,33 @@ impl CounterStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let result = self
+            .update_item()
+            .set_key(Some(items::counter_key(key)))
+            .update_expression("ADD #count :minus")
+            .condition_expression("#count > :zero AND #ttl > :now")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(self.clock.now_secs()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already zero or expired: nothing to take back.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError> {
         Ok(self
             .get_live(items::counter_key(key), true)

@@ -55,4 +55,17 @@ impl CounterStore for SqliteStore {
         let key = key.to_owned();
         self.tx(move |tx, now| live_value(tx, &key, now)).await
     }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.tx(move |tx, now| {
+            tx.execute(
+                "UPDATE counters SET value = value - 1 WHERE key = ?1 AND value > 0 AND expires_at > ?2",
+                params![key, now],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
 }

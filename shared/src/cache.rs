@@ -1,0 +1,143 @@
+//! Assistants and public-token lookups kept for a few seconds per warm instance.
+//!
+//! Every public turn starts by finding its assistant (and, on the OpenAI-compatible
+//! family, the assistant its token opens). On DynamoDB each lookup is a network round trip
+//! added to the time to first token, and the answer almost never changes between two
+//! turns, so a warm instance keeps what it read for `AGENTGATE_ASSISTANT_CACHE_SECS`
+//! (5 by default, 0 to read every time).
+//!
+//! What that means for an owner: a change made through this process (the local server,
+//! where every family shares one cache) is seen at once, because the write forgets the
+//! entry. On Lambda the owner API runs in another function, so another function's warm
+//! instance may serve the previous configuration, or accept a rotated-out token, for at
+//! most that many seconds after the change. Absent assistants and unknown tokens are
+//! never cached: a new assistant answers at once, and guessing cannot fill the cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::domain::assistant::Assistant;
+use crate::domain::ids::AssistantId;
+use crate::domain::token::TokenDigest;
+use crate::ports::{Store, StoreError};
+
+/// At most this many entries of each kind; a full map drops its expired entries, then
+/// everything (a flood of distinct ids cannot grow the instance's memory).
+const MAX_ENTRIES: usize = 1024;
+
+struct Entry<T> {
+    value: T,
+    until: Instant,
+}
+
+struct Map<K, V> {
+    entries: Mutex<HashMap<K, Entry<V>>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Map<K, V> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|e| e.until > Instant::now())
+            .map(|e| e.value.clone())
+    }
+
+    fn put(&self, key: K, value: V, ttl: Duration) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, e| e.until > now);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            key,
+            Entry {
+                value,
+                until: now + ttl,
+            },
+        );
+    }
+
+    fn forget_where(&self, drop: impl Fn(&K, &V) -> bool) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|k, e| !drop(k, &e.value));
+        }
+    }
+}
+
+/// The cache; cheap to clone (clones share it).
+#[derive(Clone)]
+pub struct Assistants {
+    store: Arc<dyn Store>,
+    ttl: Duration,
+    by_id: Arc<Map<AssistantId, Assistant>>,
+    by_token: Arc<Map<TokenDigest, AssistantId>>,
+}
+
+impl std::fmt::Debug for Assistants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assistants")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Assistants {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+        Self {
+            store,
+            ttl,
+            by_id: Arc::new(Map::new()),
+            by_token: Arc::new(Map::new()),
+        }
+    }
+
+    /// The assistant `id`, from the cache while its entry is fresh.
+    pub async fn get(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError> {
+        if self.ttl.is_zero() {
+            return self.store.get_assistant(id).await;
+        }
+        if let Some(found) = self.by_id.get(id) {
+            return Ok(Some(found));
+        }
+        let found = self.store.get_assistant(id).await?;
+        if let Some(a) = &found {
+            self.by_id.put(id.clone(), a.clone(), self.ttl);
+        }
+        Ok(found)
+    }
+
+    /// The assistant a live token digest opens, from the cache while its entry is fresh.
+    /// The caller still checks the token against the assistant it gets.
+    pub async fn by_token(&self, digest: &TokenDigest) -> Result<Option<AssistantId>, StoreError> {
+        if self.ttl.is_zero() {
+            return self.store.find_assistant_by_token(digest).await;
+        }
+        if let Some(id) = self.by_token.get(digest) {
+            return Ok(Some(id));
+        }
+        let found = self.store.find_assistant_by_token(digest).await?;
+        if let Some(id) = &found {
+            self.by_token.put(digest.clone(), id.clone(), self.ttl);
+        }
+        Ok(found)
+    }
+
+    /// Drops what is cached of `id` (after its owner changed it here).
+    pub fn forget(&self, id: &AssistantId) {
+        self.by_id.forget_where(|k, _| k == id);
+        self.by_token.forget_where(|_, v| v == id);
+    }
+}
