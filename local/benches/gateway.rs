@@ -214,9 +214,10 @@ fn start_gateway(data: &Path, upstream: SocketAddr) -> (Gateway, Duration) {
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e} (run scripts/bench.sh gateway)", binary().display()));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // The log lines keep coming on stdout, as they would to a terminal; drain them.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let base = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))

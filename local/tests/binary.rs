@@ -90,3 +90,19 @@ async fn serve_and_dev_token_work_with_no_configuration_and_survive_restarts() {
     assert!(text.contains("You said: ping"), "{text}");
     assert!(text.ends_with("event: end\ndata: {}\n\n"));
 }
+
+#[test]
+fn a_second_server_on_the_same_data_folder_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = start(dir.path());
+    let second = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("AGENTGATE_DATA_DIR", dir.path())
+        .env_remove("AGENTGATE_JWT_SECRET")
+        .env_remove("AGENTGATE_STORE")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("in use by another agentgate process"), "{err}");
+}

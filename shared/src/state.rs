@@ -146,7 +146,7 @@ impl AppState {
     /// from the environment, the JWT secret from the environment or the data folder.
     pub fn local(data_dir: &Path) -> Result<Self, BootError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = SqliteStore::open(data_dir, clock.clone())?;
+        let store = SqliteStore::open_exclusive(data_dir, clock.clone())?;
         Self::assemble(
             Arc::new(store),
             &config::provider_settings_from_env()?,

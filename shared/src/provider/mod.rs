@@ -192,6 +192,8 @@ impl Providers {
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(120))
             .pool_idle_timeout(Duration::from_secs(60))
+            // Small request bodies and the upstream's frames go out at once.
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| ProviderError::Transport(e.to_string()))?;
         let openai = (settings.openai_api_key.is_some() || settings.openai_base_url.is_some())

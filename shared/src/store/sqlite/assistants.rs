@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, Tx, corrupt, row, unavailable};
+use super::{SqliteStore, Tx, corrupt, exec, row, unavailable};
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, UserId};
 use crate::domain::token::TokenDigest;
@@ -89,7 +89,8 @@ fn claim_token(
             return Err(StoreError::TokenTaken);
         }
     }
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO tokens (digest, assistant_id, owner, expires_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(digest) DO UPDATE SET assistant_id = excluded.assistant_id,
            owner = excluded.owner, expires_at = excluded.expires_at",
@@ -109,8 +110,8 @@ impl AssistantStore for SqliteStore {
         let a = assistant.clone();
         let body = serde_json::to_string(&a).map_err(corrupt)?;
         self.tx(move |tx, now| {
-            let inserted = tx
-                .execute(
+            let inserted = exec(
+                tx,
                     "INSERT INTO assistants (id, owner, created_at, version, body) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT(id) DO NOTHING",
                     params![a.id.as_str(), a.owner.as_str(), a.created_at, a.version as i64, body],
@@ -146,7 +147,9 @@ impl AssistantStore for SqliteStore {
         let owner = owner.as_str().to_owned();
         self.tx(move |tx, _| {
             let mut stmt = tx
-                .prepare("SELECT body FROM assistants WHERE owner = ?1 ORDER BY created_at, id")
+                .prepare_cached(
+                    "SELECT body FROM assistants WHERE owner = ?1 ORDER BY created_at, id",
+                )
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map(params![owner], |r| r.get::<_, String>(0))
@@ -161,17 +164,17 @@ impl AssistantStore for SqliteStore {
         let (prev, next) = (prev.clone(), next.clone());
         let body = serde_json::to_string(&next).map_err(corrupt)?;
         self.tx(move |tx, now| {
-            let changed = tx
-                .execute(
-                    "UPDATE assistants SET body = ?1, version = ?2 WHERE id = ?3 AND version = ?4",
-                    params![
-                        body,
-                        next.version as i64,
-                        next.id.as_str(),
-                        prev.version as i64
-                    ],
-                )
-                .map_err(unavailable)?;
+            let changed = exec(
+                tx,
+                "UPDATE assistants SET body = ?1, version = ?2 WHERE id = ?3 AND version = ?4",
+                params![
+                    body,
+                    next.version as i64,
+                    next.id.as_str(),
+                    prev.version as i64
+                ],
+            )
+            .map_err(unavailable)?;
             if changed == 0 {
                 return Err(StoreError::Conflict);
             }
@@ -179,7 +182,8 @@ impl AssistantStore for SqliteStore {
             for (digest, _) in live_tokens(&prev, now) {
                 if !keep.iter().any(|(d, _)| *d == digest) {
                     // Released: it opens nothing from now on, and stays its owner's.
-                    tx.execute(
+                    exec(
+                        tx,
                         "UPDATE tokens SET expires_at = ?3 WHERE digest = ?1 AND assistant_id = ?2",
                         params![digest, next.id.as_str(), now],
                     )

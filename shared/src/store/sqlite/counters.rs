@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, Tx, row, unavailable};
+use super::{SqliteStore, Tx, exec, row, unavailable};
 use crate::ports::{Admission, CounterStore, StoreError};
 
 pub(super) const SCHEMA: &str = "
@@ -40,7 +40,7 @@ impl CounterStore for SqliteStore {
                 return Ok(Admission::Rejected);
             }
             let next = current + 1;
-            tx.execute(
+            exec(tx,
                 "INSERT INTO counters (key, value, expires_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
                 params![key, next as i64, expires_at],
@@ -59,7 +59,7 @@ impl CounterStore for SqliteStore {
     async fn release(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.tx(move |tx, now| {
-            tx.execute(
+            exec(tx,
                 "UPDATE counters SET value = value - 1 WHERE key = ?1 AND value > 0 AND expires_at > ?2",
                 params![key, now],
             )

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, Tx, corrupt, row, to_i64, unavailable};
+use super::{SqliteStore, Tx, corrupt, exec, row, to_i64, unavailable};
 use crate::domain::memory::{MEMORY_RETENTION_SECS, Memory, MemoryKey};
 use crate::domain::thread::ThreadKey;
 use crate::ports::{MemoryStore, StoreError};
@@ -71,7 +71,7 @@ impl SqliteStore {
                 memory.threads.push(from);
             }
             let threads = serde_json::to_string(&memory.threads).map_err(corrupt)?;
-            tx.execute(
+            exec(tx,
                 "INSERT INTO memories (key, summary, version, pending, updated_at, expires_at, threads)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(key) DO UPDATE SET summary = excluded.summary,
@@ -131,8 +131,8 @@ impl MemoryStore for SqliteStore {
             let current = read_memory(tx, &key, now)?.map(|m| m.threads).unwrap_or_default();
             let left: Vec<String> = current.into_iter().filter(|t| !covered.contains(t)).collect();
             let left = serde_json::to_string(&left).map_err(corrupt)?;
-            let changed = tx
-                .execute(
+            let changed = exec(
+                tx,
                     "UPDATE memories SET summary = ?1, version = version + 1,
                        pending = MAX(pending - ?2, 0), updated_at = ?3, expires_at = ?4, threads = ?8
                      WHERE key = ?5 AND version = ?6 AND expires_at > ?7",

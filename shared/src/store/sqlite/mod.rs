@@ -48,8 +48,20 @@ pub(super) fn corrupt(err: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file `dir/agentgate.sqlite3`.
+    /// Opens (creating if needed) the database file `dir/agentgate.sqlite3`, shared with
+    /// other processes (several functions under `cargo lambda watch` may use one folder).
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open_with(dir, clock, false)
+    }
+
+    /// Opens the database for this process alone (the local server): the file lock is
+    /// taken once instead of at every transaction, and WAL's index lives in memory. A
+    /// second server on the same folder is refused at start.
+    pub fn open_exclusive(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open_with(dir, clock, true)
+    }
+
+    fn open_with(dir: &Path, clock: Arc<dyn Clock>, exclusive: bool) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
         let db = dir.join("agentgate.sqlite3");
         // Conversations, memories and digests are nobody else's business on a shared
@@ -60,11 +72,33 @@ impl SqliteStore {
         }
         private(&db, 0o600)?;
         let conn = Connection::open(&db).map_err(unavailable)?;
+        if exclusive {
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+                .map_err(unavailable)?;
+            // Another server holding the folder answers at once, not after a wait.
+            conn.busy_timeout(std::time::Duration::from_millis(200))
+                .map_err(unavailable)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unavailable)?;
+            .map_err(|e| match exclusive {
+                true => unavailable(format!(
+                    "{} is in use by another agentgate process ({e})",
+                    dir.display()
+                )),
+                false => unavailable(e),
+            })?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(unavailable)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
+        // Every statement the ports run stays compiled.
+        conn.set_prepared_statement_cache_capacity(96);
+        // Counters and threads rewrite the same few pages all the time: a larger WAL
+        // (up to ~16 MB) folds many versions of a page into one write at checkpoint.
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)
+            .map_err(unavailable)?;
+        // A laptop's conversations fit in a 1 MiB page cache; the OS caches the rest.
+        conn.pragma_update(None, "cache_size", -1024)
             .map_err(unavailable)?;
         for schema in [
             assistants::SCHEMA,
@@ -143,7 +177,19 @@ where
     F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 {
     use rusqlite::OptionalExtension;
-    tx.query_row(sql, params, f).optional().map_err(unavailable)
+    tx.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(params, f).optional())
+        .map_err(unavailable)
+}
+
+/// Runs one statement, compiled once per connection and kept (SQLite's parser and
+/// planner cost more than most of these statements' work).
+pub(super) fn exec(
+    tx: &Tx<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params)
 }
 
 impl SqliteStore {
@@ -154,8 +200,7 @@ impl SqliteStore {
         values: Vec<rusqlite::types::Value>,
     ) -> Result<usize, StoreError> {
         self.tx(move |tx, _| {
-            tx.execute(&sql, rusqlite::params_from_iter(values))
-                .map_err(unavailable)
+            exec(tx, &sql, rusqlite::params_from_iter(values)).map_err(unavailable)
         })
         .await
     }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, corrupt, row};
+use super::{SqliteStore, corrupt, exec, row};
 use crate::domain::response::{ResponseId, StoredResponse};
 use crate::domain::thread::ThreadKey;
 use crate::ports::{ResponseStore, StoreError};
@@ -26,7 +26,8 @@ impl ResponseStore for SqliteStore {
         let body = r.body.to_string();
         let (id, scope, expires_at) = (r.id.to_string(), r.scope.clone(), r.expires_at);
         self.tx(move |tx, _| {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT OR REPLACE INTO responses (id, scope, context, body, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, scope, context, body, expires_at],

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{SqliteStore, Tx, corrupt, one, row, unavailable};
+use super::{SqliteStore, Tx, corrupt, exec, one, row, unavailable};
 use crate::domain::ids::{AssistantId, ThreadId};
 use crate::domain::link::{
     CONVERSATIONS_TTL_SECS, EmailCode, LinkId, MAX_CODE_TRIES, Session, Subject, VisitorKey,
@@ -60,24 +60,24 @@ impl SessionStore for SqliteStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         let s = session.clone();
         self.tx(move |tx, now| {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO link_sessions (digest, link, assistant, subject, expires_at)
+            let inserted = exec(
+                tx,
+                "INSERT INTO link_sessions (digest, link, assistant, subject, expires_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT(digest) DO UPDATE SET link = excluded.link,
                        assistant = excluded.assistant, subject = excluded.subject,
                        expires_at = excluded.expires_at
                      WHERE link_sessions.expires_at <= ?6",
-                    params![
-                        s.digest.to_hex(),
-                        s.link.as_str(),
-                        s.assistant.as_str(),
-                        s.subject.as_key(),
-                        s.expires_at,
-                        now
-                    ],
-                )
-                .map_err(unavailable)?;
+                params![
+                    s.digest.to_hex(),
+                    s.link.as_str(),
+                    s.assistant.as_str(),
+                    s.subject.as_key(),
+                    s.expires_at,
+                    now
+                ],
+            )
+            .map_err(unavailable)?;
             if inserted == 0 {
                 return Err(StoreError::AlreadyExists);
             }
@@ -139,7 +139,7 @@ impl SessionStore for SqliteStore {
         self.tx(move |tx, now| {
             let list = with_conversation(read_conversations(tx, &who, now)?, id);
             let json = serde_json::to_string(&list).map_err(corrupt)?;
-            tx.execute(
+            exec(tx,
                 "INSERT INTO link_conversations (visitor, conversations, expires_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(visitor) DO UPDATE SET conversations = excluded.conversations,
                    expires_at = excluded.expires_at",
@@ -154,7 +154,8 @@ impl SessionStore for SqliteStore {
     async fn put_code(&self, key: &str, code: &EmailCode) -> Result<(), StoreError> {
         let (key, code) = (key.to_owned(), code.clone());
         self.tx(move |tx, _| {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO email_codes (key, mac, tries, expires_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(key) DO UPDATE SET mac = excluded.mac, tries = excluded.tries,
                    expires_at = excluded.expires_at",

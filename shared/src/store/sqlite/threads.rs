@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, corrupt, one, row, unavailable};
+use super::{SqliteStore, corrupt, exec, one, row, unavailable};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::ports::{StoreError, ThreadStore};
 
@@ -40,7 +40,7 @@ impl ThreadStore for SqliteStore {
                 return Ok(Vec::new());
             };
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT body FROM messages WHERE thread = ?1 AND generation = ?2 AND expires_at > ?3
                      ORDER BY seq DESC LIMIT ?4",
                 )
@@ -84,7 +84,7 @@ impl ThreadStore for SqliteStore {
             // An expired thread restarts with a new generation so its old rows stay hidden.
             let (generation, first_seq) = live.unwrap_or((now_ms, 0));
             let n = i64::try_from(bodies.len()).unwrap_or(i64::MAX);
-            tx.execute(
+            exec(tx,
                 "INSERT INTO threads (key, generation, next_seq, expires_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(key) DO UPDATE SET generation = excluded.generation,
                    next_seq = excluded.next_seq, expires_at = excluded.expires_at",
@@ -92,7 +92,7 @@ impl ThreadStore for SqliteStore {
             )
             .map_err(unavailable)?;
             for (i, body) in bodies.iter().enumerate() {
-                tx.execute(
+                exec(tx,
                     "INSERT INTO messages (thread, generation, seq, expires_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![key, generation, first_seq + i as i64, expires_at, body],
                 )
@@ -106,10 +106,9 @@ impl ThreadStore for SqliteStore {
     async fn delete_thread(&self, key: &ThreadKey) -> Result<(), StoreError> {
         let key = key.as_str().to_owned();
         self.tx(move |tx, _| {
-            tx.execute("DELETE FROM messages WHERE thread = ?1", params![key])
+            exec(tx, "DELETE FROM messages WHERE thread = ?1", params![key])
                 .map_err(unavailable)?;
-            tx.execute("DELETE FROM threads WHERE key = ?1", params![key])
-                .map_err(unavailable)?;
+            exec(tx, "DELETE FROM threads WHERE key = ?1", params![key]).map_err(unavailable)?;
             Ok(())
         })
         .await

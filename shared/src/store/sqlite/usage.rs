@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, to_i64, unavailable};
+use super::{SqliteStore, exec, to_i64, unavailable};
 use crate::domain::ids::AssistantId;
 use crate::ports::{DailyUsage, StoreError, USAGE_RETENTION_DAYS, UsageDelta, UsageStore};
 
@@ -31,7 +31,7 @@ impl UsageStore for SqliteStore {
         let id = assistant.as_str().to_owned();
         let d = *delta;
         self.tx(move |tx, _| {
-            tx.execute(
+            exec(tx,
                 "INSERT INTO usage (assistant, day, requests, messages, input_tokens, output_tokens, latency_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(assistant, day) DO UPDATE SET
@@ -58,7 +58,7 @@ impl UsageStore for SqliteStore {
             // Rows older than the retention read as absent, like expired DynamoDB items.
             let oldest = now.div_euclid(86_400) - USAGE_RETENTION_DAYS;
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT day, requests, messages, input_tokens, output_tokens, latency_ms FROM usage
                      WHERE assistant = ?1 AND day BETWEEN ?2 AND ?3 AND day >= ?4 ORDER BY day",
                 )
