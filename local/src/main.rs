@@ -76,7 +76,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
     let kind = StoreKind::from_env(StoreKind::Sqlite).map_err(|e| e.to_string())?;
     let (state, store) = match kind {
         StoreKind::Sqlite => (
-            AppState::local(&data_dir),
+            AppState::local(&data_dir).await,
             format!("embedded store in {}", data_dir.display()),
         ),
         StoreKind::DynamoDb => (
@@ -92,7 +92,15 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("agentgate listening on http://{bound} ({store})");
+    let bedrock = match state.providers.bedrock_region() {
+        Some(region) => format!("on (region {region})"),
+        None => "off (set AWS_REGION or AWS_PROFILE with credentials, or AGENTGATE_BEDROCK=on)"
+            .to_owned(),
+    };
+    // One write: a reader that takes the first line and goes away sees both.
+    let banner =
+        format!("agentgate listening on http://{bound} ({store})\nAmazon Bedrock: {bedrock}\n");
+    print!("{banner}");
     agentgate_local::serve(listener, agentgate_local::app(state), async {
         let _ = tokio::signal::ctrl_c().await;
     })

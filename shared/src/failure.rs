@@ -141,6 +141,8 @@ impl Failure {
 
     /// A model provider's failure before the response started.
     pub fn from_provider(err: &ProviderError) -> Self {
+        /// Seconds a caller is asked to wait when the model's provider throttles.
+        const UPSTREAM_RETRY_AFTER_SECS: u64 = 5;
         match err {
             ProviderError::NotConfigured(_) => Self::new(
                 Kind::Unavailable,
@@ -151,6 +153,22 @@ impl Failure {
                 Kind::UpstreamTimeout,
                 StatusCode::GATEWAY_TIMEOUT,
                 err.to_string(),
+            ),
+            // The model's provider is throttling this deployment, not the caller: 503 with
+            // a short retry.
+            ProviderError::Throttled(_) => Self {
+                retry_after_secs: Some(UPSTREAM_RETRY_AFTER_SECS),
+                ..Self::new(
+                    Kind::Unavailable,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    err.reported("before the reply"),
+                )
+            },
+            // What access is missing goes to the owner's logs; the caller is told neutrally.
+            ProviderError::ModelAccess(_) => Self::new(
+                Kind::Unavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                err.reported("before the reply"),
             ),
             _ => Self::new(
                 Kind::Upstream,

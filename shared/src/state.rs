@@ -18,6 +18,7 @@ use crate::domain::link::CodeKey;
 use crate::mail::{Mailer, NoMailer, OutboxMailer, SesMailer};
 use crate::memory::Memories;
 use crate::ports::{Store, StoreError};
+use crate::provider::bedrock::{BedrockProvider, BedrockSetupError};
 use crate::provider::{ProviderError, ProviderSettings, Providers};
 use crate::secret::SecretString;
 use crate::store::{DynamoStore, SqliteStore};
@@ -64,6 +65,47 @@ pub enum BootError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
+    #[error(transparent)]
+    Bedrock(#[from] BedrockSetupError),
+    #[error("AGENTGATE_BEDROCK must be on, off or unset (got {0:?})")]
+    BedrockMode(String),
+}
+
+/// Amazon Bedrock for this process, as `AGENTGATE_BEDROCK` says: `on` requires it (a
+/// missing region or credentials stop the start with a message saying which), `off` never
+/// uses it, and unset uses it when the AWS configuration in the environment
+/// (`AWS_REGION`, `AWS_DEFAULT_REGION` or `AWS_PROFILE`) comes with credentials.
+pub async fn bedrock_from_env(
+    config: Option<&aws_config::SdkConfig>,
+) -> Result<Option<BedrockProvider>, BootError> {
+    let required = match config::env("AGENTGATE_BEDROCK").as_deref() {
+        Some("on") => true,
+        Some("off") => return Ok(None),
+        None => false,
+        Some(other) => return Err(BootError::BedrockMode(other.to_owned())),
+    };
+    let hinted = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]
+        .iter()
+        .any(|v| config::env(v).is_some());
+    if !required && !hinted {
+        return Ok(None);
+    }
+    let loaded;
+    let config = match config {
+        Some(c) => c,
+        None => {
+            loaded = aws_config::load_from_env().await;
+            &loaded
+        }
+    };
+    match BedrockProvider::from_config(config).await {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if required => Err(e.into()),
+        Err(e) => {
+            tracing::info!(reason = %e, "Amazon Bedrock is off");
+            Ok(None)
+        }
+    }
 }
 
 impl AppState {
@@ -120,6 +162,7 @@ impl AppState {
     fn assemble(
         store: Arc<dyn Store>,
         providers: &ProviderSettings,
+        bedrock: Option<BedrockProvider>,
         jwt_secret: &SecretString,
         clock: Arc<dyn Clock>,
         memory_trigger: Trigger,
@@ -128,7 +171,10 @@ impl AppState {
         let codes = CodeKey::derive(jwt_secret.expose().as_bytes());
         Ok(Self::new(
             store,
-            Providers::new(providers)?,
+            match bedrock {
+                Some(b) => Providers::new(providers)?.with_bedrock(b),
+                None => Providers::new(providers)?,
+            },
             JwtKeys::new(jwt_secret)?.requiring(
                 config::env("AGENTGATE_JWT_ISSUER").as_deref(),
                 config::env("AGENTGATE_JWT_AUDIENCE").as_deref(),
@@ -144,12 +190,13 @@ impl AppState {
 
     /// The local server's state: the embedded store in `data_dir`, providers and settings
     /// from the environment, the JWT secret from the environment or the data folder.
-    pub fn local(data_dir: &Path) -> Result<Self, BootError> {
+    pub async fn local(data_dir: &Path) -> Result<Self, BootError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = SqliteStore::open_exclusive(data_dir, clock.clone())?;
         Self::assemble(
             Arc::new(store),
             &config::provider_settings_from_env()?,
+            bedrock_from_env(None).await?,
             &config::local_jwt_secret(data_dir)?,
             clock,
             Trigger::InProcess,
@@ -166,6 +213,7 @@ impl AppState {
         Self::assemble(
             store,
             &config::provider_settings_from_env()?,
+            bedrock_from_env(Some(&config)).await?,
             &config::local_jwt_secret(data_dir)?,
             clock,
             Trigger::InProcess,
@@ -218,7 +266,16 @@ impl AppState {
             Some(from) => Arc::new(SesMailer::new(&config, from)),
             None => Arc::new(NoMailer),
         };
-        Self::assemble(store, &providers, &jwt_secret, clock, trigger, mailer)
+        let bedrock = bedrock_from_env(Some(&config)).await?;
+        Self::assemble(
+            store,
+            &providers,
+            bedrock,
+            &jwt_secret,
+            clock,
+            trigger,
+            mailer,
+        )
     }
 }
 

@@ -77,6 +77,8 @@ pub enum ModelRef {
     Echo,
     OpenAi(String),
     Anthropic(String),
+    /// A Bedrock model id, inference-profile id or ARN.
+    Bedrock(String),
 }
 
 impl ModelRef {
@@ -85,6 +87,7 @@ impl ModelRef {
             Self::Echo => "echo",
             Self::OpenAi(_) => "openai",
             Self::Anthropic(_) => "anthropic",
+            Self::Bedrock(_) => "bedrock",
         }
     }
 
@@ -92,7 +95,7 @@ impl ModelRef {
     pub fn model_name(&self) -> &str {
         match self {
             Self::Echo => "echo",
-            Self::OpenAi(m) | Self::Anthropic(m) => m,
+            Self::OpenAi(m) | Self::Anthropic(m) | Self::Bedrock(m) => m,
         }
     }
 }
@@ -106,7 +109,7 @@ impl FromStr for ModelRef {
         }
         let bad = || {
             Invalid::new(format!(
-                "{KEY_MODEL} must be 'echo' or 'provider:model' with provider openai or anthropic (got {s:?})"
+                "{KEY_MODEL} must be 'echo' or 'provider:model' with provider openai, anthropic or bedrock (got {s:?})"
             ))
         };
         let (provider, model) = s.split_once(':').ok_or_else(bad)?;
@@ -116,6 +119,14 @@ impl FromStr for ModelRef {
         match provider {
             "openai" => Ok(Self::OpenAi(model.to_owned())),
             "anthropic" => Ok(Self::Anthropic(model.to_owned())),
+            // Model ids, inference-profile ids and ARNs: letters, digits and `.-_:/`.
+            "bedrock"
+                if model
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_:/".contains(c)) =>
+            {
+                Ok(Self::Bedrock(model.to_owned()))
+            }
             _ => Err(bad()),
         }
     }

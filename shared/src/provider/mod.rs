@@ -6,6 +6,7 @@
 //! HTTP client, and picks the right one for an assistant's [`ModelRef`].
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod echo;
 pub mod openai;
 pub mod sse;
@@ -95,6 +96,13 @@ pub enum ProviderError {
     Transport(String),
     #[error("the model provider sent a stream that could not be read: {0}")]
     Protocol(String),
+    /// The provider is throttling or briefly unavailable; retrying later may work.
+    #[error("the model provider is busy: {0}")]
+    Throttled(String),
+    /// The deployment may not use the model (access not enabled, not permitted, or absent
+    /// in this region); the message says what to change.
+    #[error("the model is not available to this deployment: {0}")]
+    ModelAccess(String),
 }
 
 /// A token count as a provider reported it, absurd values capped rather than wrapped.
@@ -111,6 +119,12 @@ impl ProviderError {
     pub fn public_message(&self, reference: &str) -> String {
         match self {
             Self::NotConfigured(_) | Self::Timeout => self.to_string(),
+            Self::Throttled(_) => {
+                format!("the model provider is busy; please retry shortly (reference {reference})")
+            }
+            Self::ModelAccess(_) => {
+                format!("this assistant's model is not available right now (reference {reference})")
+            }
             Self::Upstream { .. } | Self::Transport(_) | Self::Protocol(_) => {
                 format!("the model provider could not complete this reply (reference {reference})")
             }
@@ -173,6 +187,7 @@ pub struct Providers {
     echo: Arc<echo::EchoProvider>,
     openai: Option<Arc<openai::OpenAiProvider>>,
     anthropic: Option<Arc<anthropic::AnthropicProvider>>,
+    bedrock: Option<Arc<bedrock::BedrockProvider>>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -180,6 +195,7 @@ impl std::fmt::Debug for Providers {
         f.debug_struct("Providers")
             .field("openai", &self.openai.is_some())
             .field("anthropic", &self.anthropic.is_some())
+            .field("bedrock", &self.bedrock.is_some())
             .finish()
     }
 }
@@ -213,7 +229,20 @@ impl Providers {
             echo: Arc::new(echo::EchoProvider::new(settings.echo_delay)),
             openai,
             anthropic,
+            bedrock: None,
         })
+    }
+
+    /// The region Amazon Bedrock is called in, when it is on.
+    pub fn bedrock_region(&self) -> Option<String> {
+        self.bedrock.as_ref().map(|b| b.region())
+    }
+
+    /// These providers and Amazon Bedrock.
+    #[must_use]
+    pub fn with_bedrock(mut self, bedrock: bedrock::BedrockProvider) -> Self {
+        self.bedrock = Some(Arc::new(bedrock));
+        self
     }
 
     /// The provider serving `model`, or `NotConfigured`.
@@ -230,6 +259,11 @@ impl Providers {
                 .clone()
                 .map(|p| p as Arc<dyn Provider>)
                 .ok_or(ProviderError::NotConfigured("anthropic")),
+            ModelRef::Bedrock(_) => self
+                .bedrock
+                .clone()
+                .map(|p| p as Arc<dyn Provider>)
+                .ok_or(ProviderError::NotConfigured("bedrock")),
         }
     }
 }

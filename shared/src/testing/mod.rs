@@ -21,6 +21,7 @@ use crate::state::AppState;
 use crate::store::SqliteStore;
 
 pub mod app;
+pub mod bedrock;
 pub mod deployment;
 pub mod fuzz;
 pub mod recorder;
@@ -122,10 +123,21 @@ pub fn state_on(
     clock: Arc<dyn Clock>,
 ) -> AppState {
     providers.echo_delay = Duration::ZERO;
+    let providers = Providers::new(&providers).expect("providers");
+    state_serving(dir, providers, settings, clock)
+}
+
+/// A state on the embedded store in `dir` with these providers (Amazon Bedrock's, say).
+pub fn state_serving(
+    dir: &std::path::Path,
+    providers: Providers,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+) -> AppState {
     let store = SqliteStore::open(dir, clock.clone()).expect("open test store");
     AppState::new(
         Arc::new(store),
-        Providers::new(&providers).expect("providers"),
+        providers,
         JwtKeys::new(&SecretString::new(TEST_JWT_SECRET)).expect("jwt keys"),
         clock,
         settings,
