@@ -192,3 +192,66 @@ fn every_function_url_is_an_output() {
         }
     }
 }
+
+/// Every function that runs model turns may stream from exactly the Bedrock models the
+/// deployment lists, and only when it lists some: one action, the parameter's ARNs as the
+/// resources, under the `HasBedrock` condition; the owner API has no Bedrock access.
+#[test]
+fn bedrock_access_is_one_action_on_exactly_the_listed_models() {
+    let t = template();
+    assert_eq!(
+        t["Parameters"]["BedrockModelArns"]["Type"],
+        "CommaDelimitedList"
+    );
+    assert_eq!(t["Parameters"]["BedrockModelArns"]["Default"], "");
+    let env = serde_yaml::to_string(&t["Globals"]["Function"]["Environment"]).unwrap();
+    assert!(
+        env.contains("AGENTGATE_BEDROCK") && env.contains("HasBedrock"),
+        "{env}"
+    );
+    let resources = t["Resources"].as_mapping().unwrap();
+    let mut with_access = Vec::new();
+    for (id, res) in resources {
+        if res["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        let policy = policies(resources, id, res);
+        let actions: Vec<&str> = policy
+            .split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == ',')
+            .filter(|w| w.starts_with("bedrock:"))
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        assert_eq!(
+            actions,
+            vec!["bedrock:InvokeModelWithResponseStream"],
+            "{id}"
+        );
+        assert!(
+            policy.contains("HasBedrock"),
+            "{id}: only when models are listed"
+        );
+        let resource = policy
+            .split("bedrock:InvokeModelWithResponseStream")
+            .nth(1)
+            .and_then(|rest| rest.lines().nth(1))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        assert_eq!(resource, "Resource: !Ref BedrockModelArns", "{id}");
+        with_access.push(id.to_owned());
+    }
+    with_access.sort();
+    assert_eq!(
+        with_access,
+        [
+            "LinksFunction",
+            "MemoryFunction",
+            "OpenaiFunction",
+            "RunsFunction",
+            "WidgetFunction"
+        ]
+    );
+}
