@@ -187,31 +187,37 @@ pub async fn plan(
     now_secs: i64,
 ) -> Result<Plan, StoreError> {
     Ok(match count_plan(store, settings, owner, now_secs).await? {
-        Some(None) => Plan::Reached,
-        _ => Plan::Within,
+        PlanCount::Reached => Plan::Reached,
+        PlanCount::NoCeiling | PlanCount::Counted(_) => Plan::Within,
     })
 }
 
-/// The plan's counter key when this message was counted, `Some(None)` when the ceiling is
-/// reached, `None` when there is no ceiling.
+/// What counting a message against the monthly ceiling did.
+enum PlanCount {
+    NoCeiling,
+    /// Counted on this counter key.
+    Counted(String),
+    Reached,
+}
+
 async fn count_plan(
     store: &dyn CounterStore,
     settings: &Settings,
     owner: &UserId,
     now_secs: i64,
-) -> Result<Option<Option<String>>, StoreError> {
+) -> Result<PlanCount, StoreError> {
     let limit = settings.owner_monthly_messages;
     if limit == 0 {
-        return Ok(None);
+        return Ok(PlanCount::NoCeiling);
     }
     let (month, ends) = crate::domain::time::month_of(now_secs);
     let key = plan_key(owner, &month);
-    Ok(Some(
+    Ok(
         match store.increment_below(&key, limit, ends + 86_400).await? {
-            Admission::Admitted(_) => Some(key),
-            Admission::Rejected => None,
+            Admission::Admitted(_) => PlanCount::Counted(key),
+            Admission::Rejected => PlanCount::Reached,
         },
-    ))
+    )
 }
 
 /// The caps and the owner's monthly ceiling at once (one round trip to the store): a
@@ -228,25 +234,22 @@ pub async fn admit_within_plan(
         admit_counting(store, caps, now_secs),
         count_plan(store, settings, owner, now_secs)
     );
-    let plan_key = match &plan {
-        Ok(Some(Some(key))) => Some(key.clone()),
-        _ => None,
-    };
-    let reached = matches!(plan, Ok(Some(None)));
     match (caps_counted, plan) {
-        (Ok(_), Ok(_)) if !reached => Ok(Plan::Within),
-        (Ok(counted), Ok(_)) => {
-            release_all(store, &counted).await;
-            Ok(Plan::Reached)
+        (Err(e), plan) => {
+            if let Ok(PlanCount::Counted(key)) = plan {
+                release_all(store, &[key]).await;
+            }
+            Err(e)
         }
         (Ok(counted), Err(e)) => {
             release_all(store, &counted).await;
             Err(e.into())
         }
-        (Err(e), _) => {
-            release_all(store, plan_key.as_slice()).await;
-            Err(e)
+        (Ok(counted), Ok(PlanCount::Reached)) => {
+            release_all(store, &counted).await;
+            Ok(Plan::Reached)
         }
+        (Ok(_), Ok(PlanCount::NoCeiling | PlanCount::Counted(_))) => Ok(Plan::Within),
     }
 }
 
