@@ -16,7 +16,7 @@ use crate::domain::response::{ResponseId, StoredResponse};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::domain::token::TokenDigest;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("an item with this key already exists")]
     AlreadyExists,
@@ -104,6 +104,21 @@ pub trait CounterStore: Send + Sync {
 
     /// The current value of a counter (zero when absent or expired).
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError>;
+
+    /// [`Self::increment_below`] on each `(key, limit, expires_at)`, independently (one
+    /// refusal does not stop the others), in one round trip: concurrent calls by default,
+    /// one transaction where the store can. Outcomes in the order given.
+    async fn increment_each(
+        &self,
+        counters: &[(String, u64, i64)],
+    ) -> Vec<Result<Admission, StoreError>> {
+        futures::future::join_all(
+            counters
+                .iter()
+                .map(|(key, limit, expires_at)| self.increment_below(key, *limit, *expires_at)),
+        )
+        .await
+    }
 
     /// Takes back one count of a live counter (a request admitted by this cap but refused
     /// by another that was checked at the same time); never below zero.

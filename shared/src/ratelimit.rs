@@ -289,8 +289,7 @@ async fn admit_counting(
     caps: &[Cap],
     now_secs: i64,
 ) -> Result<Vec<String>, RateLimitError> {
-    let outcomes =
-        futures::future::join_all(caps.iter().map(|cap| admit_one(store, cap, now_secs))).await;
+    let outcomes = count_each(store, caps, now_secs).await;
     let mut counted = Vec::with_capacity(caps.len());
     let mut refusal: Option<RateLimitError> = None;
     for (cap, outcome) in caps.iter().zip(outcomes) {
@@ -330,19 +329,55 @@ async fn release_all(store: &dyn CounterStore, keys: &[String]) {
     }
 }
 
-/// One cap: starts at a random shard and probes the others only when it is full, so the
-/// writes of a flood spread across shards and the cap is exact once all are full. The
-/// counter it counted on, or `None` when the cap is full.
-async fn admit_one(
+/// One count on each cap, in one call to the store: each cap's first try is a random
+/// shard, so the writes of a flood spread across shards; a sharded cap whose shard is full
+/// then probes the others, so the cap is exact once all are full. The counter each cap
+/// counted on, or `None` when it is full.
+async fn count_each(
     store: &dyn CounterStore,
-    cap: &Cap,
+    caps: &[Cap],
     now_secs: i64,
+) -> Vec<Result<Option<String>, StoreError>> {
+    let shards: Vec<Vec<(String, u64)>> = caps.iter().map(|c| c.shard_counters(now_secs)).collect();
+    // A random shard among those with room in their share (a cap smaller than its shard
+    // count leaves some shards at zero).
+    let starts: Vec<usize> = shards
+        .iter()
+        .map(|s| {
+            let open: Vec<usize> = (0..s.len()).filter(|&i| s[i].1 > 0).collect();
+            let pick = usize::from(crate::random::bytes::<2>()[0]);
+            open.get(pick % open.len().max(1)).copied().unwrap_or(0)
+        })
+        .collect();
+    let first: Vec<(String, u64, i64)> = caps
+        .iter()
+        .zip(&shards)
+        .zip(&starts)
+        .map(|((cap, s), &i)| (s[i].0.clone(), s[i].1, cap.expires_at(now_secs)))
+        .collect();
+    let outcomes = store.increment_each(&first).await;
+    let mut out = Vec::with_capacity(caps.len());
+    for (k, outcome) in outcomes.into_iter().enumerate() {
+        out.push(match outcome {
+            Err(e) => Err(e),
+            Ok(Admission::Admitted(_)) => Ok(Some(first[k].0.clone())),
+            Ok(Admission::Rejected) => {
+                probe_others(store, &shards[k], starts[k], caps[k].expires_at(now_secs)).await
+            }
+        });
+    }
+    out
+}
+
+/// The shards of a cap after `tried`, in turn, until one admits.
+async fn probe_others(
+    store: &dyn CounterStore,
+    shards: &[(String, u64)],
+    tried: usize,
+    expires_at: i64,
 ) -> Result<Option<String>, StoreError> {
-    let counters = cap.shard_counters(now_secs);
-    let expires_at = cap.expires_at(now_secs);
-    let first = usize::from(crate::random::bytes::<2>()[0]) % counters.len();
-    for i in 0..counters.len() {
-        let (key, limit) = &counters[(first + i) % counters.len()];
+    for i in 1..shards.len() {
+        let (key, limit) = &shards[(tried + i) % shards.len()];
         if *limit == 0 {
             continue;
         }
@@ -351,4 +386,16 @@ async fn admit_one(
         }
     }
     Ok(None)
+}
+
+/// One cap on its own (a wrong credential's count).
+async fn admit_one(
+    store: &dyn CounterStore,
+    cap: &Cap,
+    now_secs: i64,
+) -> Result<Option<String>, StoreError> {
+    count_each(store, std::slice::from_ref(cap), now_secs)
+        .await
+        .pop()
+        .unwrap_or(Ok(None))
 }

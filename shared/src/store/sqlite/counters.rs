@@ -25,6 +25,29 @@ fn live_value(tx: &Tx<'_>, key: &str, now: i64) -> Result<u64, StoreError> {
     .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
 }
 
+/// Adds one to `key` unless it reached `limit` (a counter past its window restarts).
+fn increment(
+    tx: &Tx<'_>,
+    key: &str,
+    limit: u64,
+    expires_at: i64,
+    now: i64,
+) -> Result<Admission, StoreError> {
+    let current = live_value(tx, key, now)?;
+    if current >= limit {
+        return Ok(Admission::Rejected);
+    }
+    let next = current + 1;
+    exec(
+        tx,
+        "INSERT INTO counters (key, value, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+        params![key, next as i64, expires_at],
+    )
+    .map_err(unavailable)?;
+    Ok(Admission::Admitted(next))
+}
+
 #[async_trait]
 impl CounterStore for SqliteStore {
     async fn increment_below(
@@ -34,21 +57,28 @@ impl CounterStore for SqliteStore {
         expires_at: i64,
     ) -> Result<Admission, StoreError> {
         let key = key.to_owned();
-        self.tx(move |tx, now| {
-            let current = live_value(tx, &key, now)?;
-            if current >= limit {
-                return Ok(Admission::Rejected);
-            }
-            let next = current + 1;
-            exec(tx,
-                "INSERT INTO counters (key, value, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-                params![key, next as i64, expires_at],
-            )
-            .map_err(unavailable)?;
-            Ok(Admission::Admitted(next))
-        })
-        .await
+        self.tx(move |tx, now| increment(tx, &key, limit, expires_at, now))
+            .await
+    }
+
+    async fn increment_each(
+        &self,
+        counters: &[(String, u64, i64)],
+    ) -> Vec<Result<Admission, StoreError>> {
+        let counters = counters.to_vec();
+        let n = counters.len();
+        let all = self
+            .tx(move |tx, now| {
+                counters
+                    .iter()
+                    .map(|(key, limit, expires_at)| increment(tx, key, *limit, *expires_at, now))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await;
+        match all {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
     }
 
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError> {
