@@ -58,7 +58,7 @@ struct Holder {
     until: Option<i64>,
 }
 
-fn token_holder(tx: &Tx<'_>, digest: &str) -> Result<Option<Holder>, StoreError> {
+fn token_holder(tx: &Tx, digest: &str) -> Result<Option<Holder>, StoreError> {
     row(
         tx,
         "SELECT assistant_id, owner, expires_at FROM tokens WHERE digest = ?1",
@@ -76,7 +76,7 @@ fn token_holder(tx: &Tx<'_>, digest: &str) -> Result<Option<Holder>, StoreError>
 /// Claims a token for assistant `a`: refused while another assistant's token is live, and
 /// for ever when a released token was another owner's.
 fn claim_token(
-    tx: &Tx<'_>,
+    tx: &Tx,
     digest: &str,
     a: &Assistant,
     until: Option<i64>,

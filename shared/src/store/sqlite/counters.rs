@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS counters (
 ";
 
 /// A counter's value, zero when absent or expired.
-fn live_value(tx: &Tx<'_>, key: &str, now: i64) -> Result<u64, StoreError> {
+fn live_value(tx: &Tx, key: &str, now: i64) -> Result<u64, StoreError> {
     Ok(row(
         tx,
         "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
@@ -27,7 +27,7 @@ fn live_value(tx: &Tx<'_>, key: &str, now: i64) -> Result<u64, StoreError> {
 
 /// Adds one to `key` unless it reached `limit` (a counter past its window restarts).
 fn increment(
-    tx: &Tx<'_>,
+    tx: &Tx,
     key: &str,
     limit: u64,
     expires_at: i64,

@@ -79,7 +79,7 @@ fn values(l: &PublicLink) -> Vec<Value> {
     ]
 }
 
-fn query_links(tx: &Tx<'_>, filter: &str, arg: &str) -> Result<Vec<PublicLink>, StoreError> {
+fn query_links(tx: &Tx, filter: &str, arg: &str) -> Result<Vec<PublicLink>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM links WHERE {filter} ORDER BY created_at, id");
     let mut stmt = tx.prepare_cached(&sql).map_err(unavailable)?;
     let rows = stmt

@@ -32,7 +32,7 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn read_memory(tx: &Tx<'_>, key: &str, now: i64) -> Result<Option<Memory>, StoreError> {
+fn read_memory(tx: &Tx, key: &str, now: i64) -> Result<Option<Memory>, StoreError> {
     row(
         tx,
         "SELECT summary, version, pending, updated_at, threads FROM memories WHERE key = ?1 AND expires_at > ?2",

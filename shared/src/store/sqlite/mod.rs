@@ -21,7 +21,7 @@ mod usage;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::clock::Clock;
 use crate::ports::StoreError;
@@ -120,23 +120,31 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` inside an immediate (write-locked) transaction, on the calling thread.
+    /// Runs `f` inside an immediate (write-locked) transaction, on the calling thread. The
+    /// transaction's own statements are compiled once like the others.
     pub(super) async fn tx<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx, i64) -> Result<T, StoreError> + Send + 'static,
     {
         let now = self.clock.now_secs();
-        let mut guard = self
+        let conn = self
             .conn
             .lock()
             .map_err(|_| unavailable("store lock poisoned"))?;
-        let tx = guard
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
-        let out = f(&tx, now)?;
-        tx.commit().map_err(unavailable)?;
-        Ok(out)
+        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        run("BEGIN IMMEDIATE").map_err(unavailable)?;
+        let out = f(&conn, now).and_then(|out| {
+            run("COMMIT").map_err(unavailable)?;
+            Ok(out)
+        });
+        if out.is_err() && !conn.is_autocommit() {
+            // Nothing of a failed call stays half-written.
+            if let Err(e) = run("ROLLBACK") {
+                tracing::error!(error = %e, "rollback failed");
+            }
+        }
+        out
     }
 }
 
@@ -154,11 +162,11 @@ fn private(path: &Path, mode: u32) -> Result<(), StoreError> {
 }
 
 /// The transaction every port's statements run in.
-pub(super) type Tx<'a> = rusqlite::Transaction<'a>;
+pub(super) type Tx = rusqlite::Connection;
 
 /// The first column of the row `sql` selects, or `None` when there is none.
 pub(super) fn one<T: rusqlite::types::FromSql>(
-    tx: &Tx<'_>,
+    tx: &Tx,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Option<T>, StoreError> {
@@ -166,12 +174,7 @@ pub(super) fn one<T: rusqlite::types::FromSql>(
 }
 
 /// The row `sql` selects, mapped by `f`, or `None` when there is none.
-pub(super) fn row<T, P, F>(
-    tx: &rusqlite::Transaction<'_>,
-    sql: &str,
-    params: P,
-    f: F,
-) -> Result<Option<T>, StoreError>
+pub(super) fn row<T, P, F>(tx: &Tx, sql: &str, params: P, f: F) -> Result<Option<T>, StoreError>
 where
     P: rusqlite::Params,
     F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
@@ -184,11 +187,7 @@ where
 
 /// Runs one statement, compiled once per connection and kept (SQLite's parser and
 /// planner cost more than most of these statements' work).
-pub(super) fn exec(
-    tx: &Tx<'_>,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<usize> {
+pub(super) fn exec(tx: &Tx, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     tx.prepare_cached(sql)?.execute(params)
 }
 

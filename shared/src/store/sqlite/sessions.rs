@@ -44,7 +44,7 @@ fn code_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<EmailCode> {
     })
 }
 
-fn read_conversations(tx: &Tx<'_>, visitor: &str, now: i64) -> Result<Vec<String>, StoreError> {
+fn read_conversations(tx: &Tx, visitor: &str, now: i64) -> Result<Vec<String>, StoreError> {
     let raw: Option<String> = one(
         tx,
         "SELECT conversations FROM link_conversations WHERE visitor = ?1 AND expires_at > ?2",
