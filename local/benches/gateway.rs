@@ -9,8 +9,9 @@
 //!   OpenAI stream, widget v2), and the inter-token gap p99 with the tokens lost;
 //! - throughput at c=16 and c=64 with a 60 ms upstream answering at once after it (the
 //!   ideal is c / 60 ms);
-//! - the gateway process's CPU per request (from `/proc`, user + system), its peak RSS
-//!   (`VmHWM`) and the first request after a restart.
+//! - the gateway process's CPU per request (the sum of its threads' run time from
+//!   `/proc/<pid>/task/*/schedstat`, in nanoseconds; a current-thread server has no threads
+//!   that come and go), its peak RSS (`VmHWM`) and the first request after a restart.
 //!
 //! Run: `scripts/bench.sh gateway` (builds the release binary first). Prints a table and
 //! writes `target/bench/gateway.json`. Ratios are against `direct` from the same run;
@@ -236,8 +237,33 @@ fn clock_ticks_per_sec() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// The process's user + system CPU time so far, in ms.
+/// The process's CPU time so far, in ms: the sum of its threads' run time in nanoseconds
+/// (`/proc/<pid>/task/*/schedstat`), or user + system clock ticks where that is missing.
 fn cpu_ms(pid: u32, ticks: f64) -> f64 {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|t| std::fs::read_to_string(t.path().join("schedstat")));
+    let mut ns = 0u64;
+    let mut all = true;
+    for stat in threads {
+        match stat
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            Some(v) => ns += v,
+            None => all = false,
+        }
+    }
+    if all && ns > 0 {
+        return ns as f64 / 1e6;
+    }
+    ticks_ms(pid, ticks)
+}
+
+/// User + system CPU time from `/proc/<pid>/stat`, in ms (10 ms resolution).
+fn ticks_ms(pid: u32, ticks: f64) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the command name (which may hold spaces) start at field 3.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
