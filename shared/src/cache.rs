@@ -141,3 +141,84 @@ impl Assistants {
         self.by_token.forget_where(|_, v| v == id);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, SystemClock};
+    use crate::domain::assistant::AssistantPatch;
+    use crate::domain::ids::UserId;
+    use crate::domain::token::PublicToken;
+    use crate::store::SqliteStore;
+
+    const TOKEN: &str = "pubkey_cache_0123456789";
+
+    fn assistant(name: &str) -> Assistant {
+        let conf = serde_json::json!({"type==agent/access_mode": "public_token",
+                                      "type==agent/public_token": TOKEN});
+        let patch = AssistantPatch {
+            name: Some(name.into()),
+            configurable: conf.as_object().cloned().unwrap(),
+        };
+        Assistant::create(
+            UserId::parse("owner").unwrap(),
+            &patch,
+            SystemClock.now_ms(),
+        )
+        .unwrap()
+    }
+
+    fn renamed(a: &Assistant, name: &str) -> Assistant {
+        let patch = AssistantPatch {
+            name: Some(name.into()),
+            configurable: serde_json::Map::new(),
+        };
+        a.patched(&patch, SystemClock.now_ms()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn fresh_entries_are_served_forgotten_ones_and_expired_ones_are_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path(), Arc::new(SystemClock)).unwrap());
+        let cache = Assistants::new(store.clone(), Duration::from_millis(300));
+        let a = assistant("first");
+        // Unknown ids and tokens are not remembered: the new assistant answers at once.
+        assert!(cache.get(&a.id).await.unwrap().is_none());
+        let digest = PublicToken::parse_presented(TOKEN).unwrap().digest();
+        assert!(cache.by_token(&digest).await.unwrap().is_none());
+        store.create_assistant(&a).await.unwrap();
+        assert_eq!(cache.get(&a.id).await.unwrap().unwrap().name, "first");
+        assert_eq!(cache.by_token(&digest).await.unwrap(), Some(a.id.clone()));
+
+        // Changed behind the cache's back (another instance): the cached copy is served.
+        let b = renamed(&a, "second");
+        store.update_assistant(&a, &b).await.unwrap();
+        assert_eq!(cache.get(&a.id).await.unwrap().unwrap().name, "first");
+        // Changed through this process: forgotten at once.
+        cache.forget(&a.id);
+        assert_eq!(cache.get(&a.id).await.unwrap().unwrap().name, "second");
+
+        // And within the window otherwise.
+        let c = renamed(&b, "third");
+        store.update_assistant(&b, &c).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(cache.get(&a.id).await.unwrap().unwrap().name, "third");
+
+        // A zero window reads every time.
+        let uncached = Assistants::new(store.clone(), Duration::ZERO);
+        let d = renamed(&c, "fourth");
+        store.update_assistant(&c, &d).await.unwrap();
+        assert_eq!(uncached.get(&a.id).await.unwrap().unwrap().name, "fourth");
+    }
+
+    #[test]
+    fn a_full_map_drops_entries_instead_of_growing() {
+        let map: Map<u32, u32> = Map::new();
+        for i in 0..(MAX_ENTRIES as u32 * 3) {
+            map.put(i, i, Duration::from_secs(60));
+        }
+        assert!(map.entries.lock().unwrap().len() <= MAX_ENTRIES);
+    }
+}
