@@ -20,6 +20,7 @@ use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput,
     InferenceConfiguration, Message as BedrockMessage, StopReason, SystemContentBlock,
 };
+use futures::StreamExt;
 
 use super::anthropic::CLIENT_CONTEXT;
 use super::{
@@ -249,7 +250,6 @@ impl Provider for BedrockProvider {
                 Err(e) => Some((Err(stream_error(e)), None)),
             }
         });
-        use futures::StreamExt;
         Ok(Box::pin(events.flat_map(|item| {
             let items: Vec<Result<ProviderEvent, ProviderError>> = match item {
                 Ok(list) => list.into_iter().map(Ok).collect(),
