@@ -156,6 +156,11 @@ impl std::fmt::Debug for Prepared<'_> {
 }
 
 impl Prepared<'_> {
+    /// Whether the turn continues a conversation (earlier messages go to the model).
+    pub fn continues(&self) -> bool {
+        !self.history.is_empty()
+    }
+
     /// Starts the model and prepares the save.
     pub async fn start(self) -> Result<Started, TurnError> {
         let Self {

@@ -63,11 +63,18 @@ async fn open_link(
     ip: Option<IpAddr>,
 ) -> Result<(PublicLink, Assistant, Guesses), LinksError> {
     let now = state.clock.now_secs();
-    let guesses = Guesses::check(state.store.as_ref(), &state.settings, ip, now).await?;
-    let found = match PublicToken::parse_presented(token) {
-        Ok(token) => state.store.find_link_by_token(&token.digest()).await?,
-        Err(_) => None,
+    // The guess counter and the link are read at once; a refused address learns nothing.
+    let lookup = async {
+        match PublicToken::parse_presented(token) {
+            Ok(token) => state.store.find_link_by_token(&token.digest()).await,
+            Err(_) => Ok(None),
+        }
     };
+    let (guesses, found) = tokio::join!(
+        Guesses::check(state.store.as_ref(), &state.settings, ip, now),
+        lookup
+    );
+    let (guesses, found) = (guesses?, found?);
     let Some(link) = found else {
         guesses.failed(state.store.as_ref()).await?;
         return Err(LinksError::LinkNotFound);
@@ -98,17 +105,25 @@ impl FromRequestParts<AppState> for LinkSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, LinksError> {
         let LinkPath { token, ip } = LinkPath::from_request_parts(parts, state).await?;
-        let (link, assistant, guesses) = open_link(state, &token, ip).await?;
         let bearer = parts
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_value)
-            .ok_or(LinksError::SessionRequired)?;
-        let found = match SessionToken::parse(bearer) {
-            Some(presented) => state.store.session(&presented.digest()).await?,
-            None => None,
+            .map(str::to_owned);
+        // The session is read beside the link; it counts only once the link is known.
+        let session = async {
+            match bearer.as_deref().and_then(SessionToken::parse) {
+                Some(presented) => state.store.session(&presented.digest()).await,
+                None => Ok(None),
+            }
         };
+        let (opened, found) = tokio::join!(open_link(state, &token, ip), session);
+        let (link, assistant, guesses) = opened?;
+        if bearer.is_none() {
+            return Err(LinksError::SessionRequired);
+        }
+        let found = found?;
         let Some(session) = found.filter(|s| s.link == link.id) else {
             guesses.failed(state.store.as_ref()).await?;
             return Err(LinksError::SessionInvalid);

@@ -14,7 +14,7 @@ use agentgate_shared::memory;
 use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
 use agentgate_shared::stream::widget::{StatusLabels, TurnIds, UiMessageEncoder};
-use agentgate_shared::turn::{History, Turn};
+use agentgate_shared::turn::Turn;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -191,11 +191,16 @@ pub async fn chat(
         ip,
     ));
     caps.extend(ratelimit::public_caps(&state.settings, &assistant.id, None));
-    ratelimit::admit(state.store.as_ref(), &caps, state.clock.now_secs()).await?;
+    // The caps are counted while the session's conversations are read.
+    let visitor = session.visitor();
+    let admission = async {
+        let now = state.clock.now_secs();
+        Ok::<_, LinksError>(ratelimit::admit(state.store.as_ref(), &caps, now).await?)
+    };
+    let conversations = async { Ok::<_, LinksError>(state.store.conversations(&visitor).await?) };
+    let ((), mine) = tokio::try_join!(admission, conversations)?;
 
     // Only the session's own conversations continue; any other id starts a new one.
-    let visitor = session.visitor();
-    let mine = state.store.conversations(&visitor).await?;
     let conversation = match asked {
         Some(id) => mine.into_iter().find(|c| c.as_str() == id),
         None => mine.last().cloned(),
@@ -208,13 +213,12 @@ pub async fn chat(
         .memory_key()
         .and_then(|k| memory::scope(&assistant, k));
     let key = session.thread(&conversation, memory);
-    let history = state.turns.existing(&key).await?.unwrap_or_default();
-    let labels = StatusLabels::new(!history.is_empty());
+    // The history is read with the budget and the memory, in one round trip.
     let input = vec![Message::new(Role::Human, text)];
-    let turn = Turn::new(&assistant, key, input)
-        .history(History::Given(history))
-        .public();
-    let started = state.turns.start(turn).await?;
+    let turn = Turn::new(&assistant, key, input).public();
+    let prepared = state.turns.prepare(turn).await?;
+    let labels = StatusLabels::new(prepared.continues());
+    let started = prepared.start().await?;
     let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
     let mut resp = sse_response(started.stream(UiMessageEncoder::new(ids).with_status(labels)));
     resp.headers_mut().insert(
