@@ -19,6 +19,10 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark fails loudly by design
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod stats;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +37,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
+use stats::{ms, pct};
 
 /// Interleaved rounds; each runs every target once.
 const ROUNDS: usize = 30;
@@ -284,24 +289,8 @@ fn peak_rss_mib(pid: u32) -> f64 {
     kb / 1024.0
 }
 
-fn dev_token(data: &Path) -> String {
-    let out = Command::new(binary())
-        .args(["dev-token", "--sub", "bench-owner"])
-        .env("AGENTGATE_DATA_DIR", data)
-        .env_remove("AGENTGATE_JWT_SECRET")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "dev-token failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-async fn create_assistant(http: &reqwest::Client, base: &str, jwt: &str, mode: &str) -> String {
+/// An assistant of the bench's owner in access `mode`.
+async fn create_assistant(base: &str, jwt: &str, mode: &str) -> String {
     let mut configurable = json!({
         "type==agent/model": "openai:gpt-4o-mini",
         "type==agent/system_message": "You are terse.",
@@ -310,17 +299,7 @@ async fn create_assistant(http: &reqwest::Client, base: &str, jwt: &str, mode: &
     if mode == "public_token" {
         configurable["type==agent/public_token"] = json!(TOKEN);
     }
-    let created: Value = http
-        .post(format!("{base}/assistants"))
-        .bearer_auth(jwt)
-        .json(&json!({"name": "bench", "config": {"configurable": configurable}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["assistant_id"].as_str().unwrap().to_owned()
+    common::create_assistant(base, jwt, "bench", configurable).await
 }
 
 // ---------------------------------------------------------------- the requests
@@ -454,19 +433,6 @@ async fn once(http: &reqwest::Client, ctx: &Ctx, target: Target, who: usize) -> 
 
 // ---------------------------------------------------------------- figures
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn pct(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
 #[derive(Default)]
 struct Figures {
     /// Non-streaming: whole request; streaming: time to the first token.
@@ -518,15 +484,15 @@ async fn main() {
     let up = Upstream::default();
     let upstream_addr = start_upstream(up.clone());
     let data = tempfile::tempdir().unwrap();
-    let jwt = dev_token(data.path());
+    let jwt = common::dev_token(data.path(), "bench-owner");
     let (gateway, _) = start_gateway(data.path(), upstream_addr);
     let pid = gateway.child.id();
     let ticks = clock_ticks_per_sec();
     let http = reqwest::Client::new();
     let ctx = Arc::new(Ctx {
         upstream: format!("http://{upstream_addr}"),
-        token_assistant: create_assistant(&http, &gateway.base, &jwt, "public_token").await,
-        widget_assistant: create_assistant(&http, &gateway.base, &jwt, "public_no_auth").await,
+        token_assistant: create_assistant(&gateway.base, &jwt, "public_token").await,
+        widget_assistant: create_assistant(&gateway.base, &jwt, "public_no_auth").await,
         gateway: gateway.base.clone(),
     });
     // Warm both paths (connections, caches, the first thread of each caller).

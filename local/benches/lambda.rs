@@ -10,13 +10,16 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark fails loudly by design
 
+mod stats;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use agentgate_shared::testing::Deployment;
 use agentgate_shared::testing::runtime::FakeRuntime;
 use agentgate_shared::testing::samples::{prepare_samples, sample_event_files};
 use serde_json::{Value, json};
+use stats::{ms, pct};
 
 const ROUNDS: usize = 15;
 /// (function, responds with streaming)
@@ -58,20 +61,6 @@ struct Samples {
     not_found_end_ms: Vec<f64>,
     event_first_ms: Vec<f64>,
     event_end_ms: Vec<f64>,
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn pct(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let i = ((v.len() - 1) as f64 * p).round() as usize;
-    v[i]
 }
 
 /// One cold process answering every event once.

@@ -73,6 +73,11 @@ fn openai(s: &Setup, body: Value) -> reqwest::RequestBuilder {
         .json(&body)
 }
 
+/// A non-streamed chat completion saying "hi".
+fn hello(s: &Setup) -> Value {
+    json!({"model": s.token_assistant, "messages": [{"role": "user", "content": "hi"}]})
+}
+
 fn widget(s: &Setup) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .post(format!("{}/v1/public/chat", s.base))
@@ -159,8 +164,7 @@ async fn a_bedrock_model_streams_through_every_family_with_its_prompt_history_an
     assert_eq!(config["stopSequences"], json!(["END"]));
 
     // Not streamed: usage comes from the stream's metadata event.
-    let body = json!({"model": s.token_assistant, "messages": [{"role": "user", "content": "hi"}]});
-    let done: Value = openai(&s, body).send().await.unwrap().json().await.unwrap();
+    let done = common::answer(openai(&s, hello(&s))).await;
     assert_eq!(
         done["choices"][0]["message"]["content"],
         "Hello from Bedrock"
@@ -193,13 +197,7 @@ async fn throttling_and_missing_model_access_are_503s_that_name_nothing_internal
     let r = runs(&s, "t", "hi").send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "5");
-    let o = openai(
-        &s,
-        json!({"model": s.token_assistant, "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .send()
-    .await
-    .unwrap();
+    let o = openai(&s, hello(&s)).send().await.unwrap();
     assert_eq!(o.status(), 503);
     assert!(o.headers().contains_key("retry-after"));
     let w = widget(&s).send().await.unwrap();
@@ -212,13 +210,7 @@ async fn throttling_and_missing_model_access_are_503s_that_name_nothing_internal
         "AccessDeniedException",
         "You don't have access to the model with the specified model ID.",
     ));
-    let o = openai(
-        &s,
-        json!({"model": s.token_assistant, "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .send()
-    .await
-    .unwrap();
+    let o = openai(&s, hello(&s)).send().await.unwrap();
     assert_eq!(o.status(), 503);
     let text = o.text().await.unwrap();
     assert!(!text.contains("access to the model"), "{text}");
@@ -251,17 +243,15 @@ async fn a_mid_stream_exception_ends_each_family_in_its_error_shape_and_saves_no
         .unwrap();
     assert!(sse.contains("event: error"), "{sse}");
     assert!(sse.ends_with("event: end\ndata: {}\n\n"), "{sse}");
-    let chunks = openai(
-        &s,
-        json!({"model": s.token_assistant, "stream": true,
-                                   "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .send()
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    let mut streamed = hello(&s);
+    streamed["stream"] = json!(true);
+    let chunks = openai(&s, streamed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(chunks.contains("\"error\""), "{chunks}");
     let ui = widget(&s).send().await.unwrap().text().await.unwrap();
     assert!(ui.contains("\"type\":\"error\""), "{ui}");
@@ -369,21 +359,7 @@ async fn the_binary_uses_bedrock_from_the_standard_aws_environment_and_refuses_t
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .to_owned();
-    let jwt = String::from_utf8(
-        Command::new(env!("CARGO_BIN_EXE_agentgate"))
-            .args(["dev-token", "--sub", "owner"])
-            .env("AGENTGATE_DATA_DIR", dir.path())
-            .env_remove("AGENTGATE_JWT_SECRET")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .lines()
-    .last()
-    .unwrap()
-    .trim()
-    .to_owned();
+    let jwt = common::dev_token(dir.path(), "owner");
     let id = common::create_assistant(
         &base,
         &jwt,

@@ -44,27 +44,10 @@ fn start(data: &std::path::Path) -> Server {
     Server(child, url)
 }
 
-fn dev_token(data: &std::path::Path) -> String {
-    let out = Command::new(BIN)
-        .args(["dev-token", "--sub", "alice"])
-        .env("AGENTGATE_DATA_DIR", data)
-        .env_remove("AGENTGATE_JWT_SECRET")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn serve_and_dev_token_work_with_no_configuration_and_survive_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let jwt = dev_token(dir.path());
+    let jwt = common::dev_token(dir.path(), "alice");
     let http = reqwest::Client::new();
     let id = {
         let server = start(dir.path());

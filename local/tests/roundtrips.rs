@@ -132,28 +132,11 @@ async fn public_turns_wait_for_few_store_round_trips() {
     ));
 
     // A public link's session, chatting in the conversation the session opened.
-    let link: serde_json::Value = http
-        .post(format!(
-            "{}/api/agents/{}/public-links",
-            b.base, b.widget_assistant
-        ))
-        .bearer_auth(&b.jwt)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{}/api/agents/{}/public-links", b.base, b.widget_assistant);
+    let link = common::answer(http.post(url).bearer_auth(&b.jwt).json(&json!({}))).await;
     let token = link["token"].as_str().unwrap().to_owned();
-    let session: serde_json::Value = http
-        .post(format!("{}/api/public/sessions/{token}", b.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{}/api/public/sessions/{token}", b.base);
+    let session = common::answer(http.post(url)).await;
     let session = session["session_token"].as_str().unwrap().to_owned();
     report.push((
         "links",

@@ -106,31 +106,39 @@ impl Assistants {
 
     /// The assistant `id`, from the cache while its entry is fresh.
     pub async fn get(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError> {
-        if self.ttl.is_zero() {
-            return self.store.get_assistant(id).await;
-        }
-        if let Some(found) = self.by_id.get(id) {
-            return Ok(Some(found));
-        }
-        let found = self.store.get_assistant(id).await?;
-        if let Some(a) = &found {
-            self.by_id.put(id.clone(), a.clone(), self.ttl);
-        }
-        Ok(found)
+        self.through(&self.by_id, id, self.store.get_assistant(id))
+            .await
     }
 
     /// The assistant a live token digest opens, from the cache while its entry is fresh.
     /// The caller still checks the token against the assistant it gets.
     pub async fn by_token(&self, digest: &TokenDigest) -> Result<Option<AssistantId>, StoreError> {
-        if self.ttl.is_zero() {
-            return self.store.find_assistant_by_token(digest).await;
+        self.through(
+            &self.by_token,
+            digest,
+            self.store.find_assistant_by_token(digest),
+        )
+        .await
+    }
+
+    /// `key`'s fresh entry in `map`, else what `load` reads (kept when found).
+    async fn through<K, V>(
+        &self,
+        map: &Map<K, V>,
+        key: &K,
+        load: impl std::future::Future<Output = Result<Option<V>, StoreError>>,
+    ) -> Result<Option<V>, StoreError>
+    where
+        K: std::hash::Hash + Eq + Clone,
+        V: Clone,
+    {
+        let cached = !self.ttl.is_zero();
+        if let Some(found) = map.get(key).filter(|_| cached) {
+            return Ok(Some(found));
         }
-        if let Some(id) = self.by_token.get(digest) {
-            return Ok(Some(id));
-        }
-        let found = self.store.find_assistant_by_token(digest).await?;
-        if let Some(id) = &found {
-            self.by_token.put(digest.clone(), id.clone(), self.ttl);
+        let found = load.await?;
+        if let Some(v) = found.as_ref().filter(|_| cached) {
+            map.put(key.clone(), v.clone(), self.ttl);
         }
         Ok(found)
     }

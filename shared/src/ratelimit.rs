@@ -161,6 +161,19 @@ impl Guesses {
         Ok(Self { cap, now })
     }
 
+    /// [`Self::check`] while `lookup` reads the presented credential, both at once (one
+    /// round trip): a refused address learns nothing from the lookup either way.
+    pub async fn check_while<T, E: From<RateLimitError>>(
+        store: &dyn CounterStore,
+        settings: &Settings,
+        ip: Option<std::net::IpAddr>,
+        now: i64,
+        lookup: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<(Self, T), E> {
+        let (guesses, found) = tokio::join!(Self::check(store, settings, ip, now), lookup);
+        Ok((guesses?, found?))
+    }
+
     /// Counts one wrong credential.
     pub async fn failed(&self, store: &dyn CounterStore) -> Result<(), StoreError> {
         if let Some(cap) = &self.cap {
@@ -344,9 +357,9 @@ async fn count_each(
     let starts: Vec<usize> = shards
         .iter()
         .map(|s| {
-            let open: Vec<usize> = (0..s.len()).filter(|&i| s[i].1 > 0).collect();
-            let pick = usize::from(crate::random::bytes::<2>()[0]);
-            open.get(pick % open.len().max(1)).copied().unwrap_or(0)
+            let open = s.iter().filter(|(_, limit)| *limit > 0).count().max(1);
+            let pick = usize::from(crate::random::bytes::<2>()[0]) % open;
+            (0..s.len()).filter(|&i| s[i].1 > 0).nth(pick).unwrap_or(0)
         })
         .collect();
     let first: Vec<(String, u64, i64)> = caps

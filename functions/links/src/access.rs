@@ -63,18 +63,14 @@ async fn open_link(
     ip: Option<IpAddr>,
 ) -> Result<(PublicLink, Assistant, Guesses), LinksError> {
     let now = state.clock.now_secs();
-    // The guess counter and the link are read at once; a refused address learns nothing.
     let lookup = async {
-        match PublicToken::parse_presented(token) {
-            Ok(token) => state.store.find_link_by_token(&token.digest()).await,
-            Err(_) => Ok(None),
-        }
+        Ok::<_, LinksError>(match PublicToken::parse_presented(token) {
+            Ok(token) => state.store.find_link_by_token(&token.digest()).await?,
+            Err(_) => None,
+        })
     };
-    let (guesses, found) = tokio::join!(
-        Guesses::check(state.store.as_ref(), &state.settings, ip, now),
-        lookup
-    );
-    let (guesses, found) = (guesses?, found?);
+    let store = state.store.as_ref();
+    let (guesses, found) = Guesses::check_while(store, &state.settings, ip, now, lookup).await?;
     let Some(link) = found else {
         guesses.failed(state.store.as_ref()).await?;
         return Err(LinksError::LinkNotFound);

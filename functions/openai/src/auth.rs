@@ -39,14 +39,10 @@ impl FromRequestParts<AppState> for KeyAssistant {
         let (_, raw) = token::extract(&parts.headers, None).ok_or(OpenAiError::MissingKey)?;
         let SourceIp(ip) = SourceIp::from_extensions(&parts.extensions);
         let now = state.clock.now_secs();
-        // The guess counter and the token are read at once; a refused address learns
-        // nothing either way.
-        let (guesses, found) = tokio::join!(
-            Guesses::check(state.store.as_ref(), &state.settings, ip, now),
-            open(state, raw, now)
-        );
-        let guesses = guesses?;
-        let Some(assistant) = found? else {
+        let store = state.store.as_ref();
+        let (guesses, found) =
+            Guesses::check_while(store, &state.settings, ip, now, open(state, raw, now)).await?;
+        let Some(assistant) = found else {
             guesses.failed(state.store.as_ref()).await?;
             return Err(OpenAiError::InvalidKey);
         };

@@ -63,3 +63,26 @@ pub async fn run_text(base: &str, token: Option<&str>, body: &Value) -> String {
     }
     req.send().await.unwrap().text().await.unwrap()
 }
+
+/// A user JWT for `sub` from `agentgate dev-token` on the data folder `data`.
+pub fn dev_token(data: &std::path::Path, sub: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentgate"))
+        .args(["dev-token", "--sub", sub])
+        .env("AGENTGATE_DATA_DIR", data)
+        .env_remove("AGENTGATE_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "dev-token failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Sends `req` and reads its JSON answer.
+pub async fn answer(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
