@@ -24,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod failure;
 pub mod http;
+pub mod knowledge;
 pub mod lambda;
 pub mod mail;
 pub mod memory;

@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 
+use crate::domain::action::{Execution, Outcome};
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, ThreadId, UserId};
 use crate::domain::link::{EmailCode, LinkId, PublicLink, Session, VisitorKey};
@@ -15,6 +16,7 @@ use crate::domain::memory::{Memory, MemoryKey};
 use crate::domain::response::{ResponseId, StoredResponse};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::domain::token::TokenDigest;
+use crate::knowledge::Document;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -280,6 +282,42 @@ pub trait ResponseStore: Send + Sync {
     ) -> Result<Option<StoredResponse>, StoreError>;
 }
 
+/// Knowledge-base documents, each stored whole with its passages.
+#[async_trait]
+pub trait KnowledgeStore: Send + Sync {
+    /// Stores a new document (its id is fresh, so nothing is replaced).
+    async fn put_document(&self, document: &Document) -> Result<(), StoreError>;
+
+    /// The assistant's documents, oldest first.
+    async fn documents(&self, assistant: &AssistantId) -> Result<Vec<Document>, StoreError>;
+
+    /// Deletes a document; `false` when the assistant has none with that id.
+    async fn delete_document(&self, assistant: &AssistantId, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Action proposals shown to visitors, and how each ended.
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    /// Stores new executions (fresh ids); each is kept
+    /// [`EXECUTION_RETENTION_SECS`](crate::domain::action::EXECUTION_RETENTION_SECS) after
+    /// its expiry.
+    async fn put_executions(&self, executions: &[Execution]) -> Result<(), StoreError>;
+
+    /// The execution `id`, settled or not, while it is kept.
+    async fn execution(&self, id: &str) -> Result<Option<Execution>, StoreError>;
+
+    /// Records `outcome` if the execution is `visitor`'s, unsettled and not expired at
+    /// `now_secs`: `true` for exactly one of any number of racing callers.
+    async fn settle_execution(
+        &self,
+        id: &str,
+        visitor: &str,
+        outcome: Outcome,
+        output: Option<&serde_json::Value>,
+        now_secs: i64,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Everything the functions need from storage.
 pub trait Store:
     AssistantStore
@@ -290,6 +328,8 @@ pub trait Store:
     + LinkStore
     + SessionStore
     + ResponseStore
+    + KnowledgeStore
+    + ActionStore
 {
 }
 
@@ -302,5 +342,7 @@ impl<T> Store for T where
         + LinkStore
         + SessionStore
         + ResponseStore
+        + KnowledgeStore
+        + ActionStore
 {
 }

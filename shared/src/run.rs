@@ -26,7 +26,7 @@ use crate::domain::message::{Message, Role};
 use crate::ports::StoreError;
 use crate::provider::{
     ChatRequest, DEFAULT_MAX_TOKENS, EventStream, FinishReason, MAX_TOKENS_CEILING, ProviderError,
-    ProviderEvent, Providers, Usage,
+    ProviderEvent, Providers, ToolCall, ToolSpec, Usage,
 };
 use crate::stream::coalesce::Coalescer;
 use crate::stream::{Completion, Encoder};
@@ -46,6 +46,10 @@ pub struct TurnOptions {
     /// The caller's instructions for this call (the Responses API's `instructions`): a
     /// system message right after the assistant's own system prompt, before the history.
     pub instructions: Option<String>,
+    /// Tools the model may call (the widget's actions).
+    pub tools: Vec<ToolSpec>,
+    /// Reference material for this turn (knowledge-base passages), after the system prompt.
+    pub context: Option<String>,
 }
 
 /// Builds the model request for one turn (system prompt, history, then the new input) and
@@ -69,12 +73,19 @@ pub async fn start_turn(
         .system
         .as_deref()
         .or_else(|| assistant.system_message());
+    let mut system = match opts.memory.as_deref() {
+        Some(summary) => Some(crate::domain::memory::system_with_memory(system, summary)),
+        None => system.map(str::to_owned),
+    };
+    if let Some(context) = &opts.context {
+        system = Some(match system {
+            Some(s) => format!("{s}\n\n{context}"),
+            None => context.clone(),
+        });
+    }
     let request = ChatRequest {
         model: model.model_name().to_owned(),
-        system: match opts.memory.as_deref() {
-            Some(summary) => Some(crate::domain::memory::system_with_memory(system, summary)),
-            None => system.map(str::to_owned),
-        },
+        system,
         messages,
         max_tokens: opts
             .max_tokens
@@ -82,6 +93,7 @@ pub async fn start_turn(
             .clamp(1, MAX_TOKENS_CEILING),
         temperature: opts.temperature,
         stop: opts.stop.clone(),
+        tools: opts.tools.clone(),
     };
     provider.stream(request).await
 }
@@ -213,12 +225,19 @@ async fn accumulate(
     (acc, None)
 }
 
+/// At most this many tool calls are kept from one reply (more are dropped).
+pub const MAX_TOOL_CALLS: usize = 4;
+/// Bound on one tool call's arguments.
+pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024;
+
 #[derive(Default)]
 struct Accumulator {
     text: String,
     usage: Usage,
     finish: Option<FinishReason>,
     deltas: u32,
+    /// Tool calls being assembled, by the provider's index.
+    calls: Vec<(u32, ToolCall)>,
 }
 
 impl Accumulator {
@@ -241,7 +260,47 @@ impl Accumulator {
                 self.finish = Some(r);
                 None
             }
+            ProviderEvent::ToolCallPart {
+                index,
+                id,
+                name,
+                arguments,
+            } => {
+                let at = match self.calls.iter().position(|(i, _)| *i == index) {
+                    Some(at) => at,
+                    None if self.calls.len() < MAX_TOOL_CALLS => {
+                        let call = ToolCall {
+                            id: String::new(),
+                            name: String::new(),
+                            arguments: String::new(),
+                        };
+                        self.calls.push((index, call));
+                        self.calls.len() - 1
+                    }
+                    None => return None,
+                };
+                let call = &mut self.calls[at].1;
+                if let Some(id) = id {
+                    call.id = id;
+                }
+                if let Some(name) = name {
+                    call.name = name;
+                }
+                if call.arguments.len() + arguments.len() <= MAX_TOOL_ARGUMENT_BYTES {
+                    call.arguments.push_str(&arguments);
+                }
+                None
+            }
         }
+    }
+
+    /// The tool calls that were complete enough to name a tool.
+    fn tool_calls(calls: Vec<(u32, ToolCall)>) -> Vec<ToolCall> {
+        calls
+            .into_iter()
+            .map(|(_, c)| c)
+            .filter(|c| !c.name.is_empty())
+            .collect()
     }
 
     /// What an interrupted turn produced. Providers report output tokens only at the end,
@@ -253,6 +312,7 @@ impl Accumulator {
             text: self.text,
             finish: FinishReason::Length,
             usage,
+            tool_calls: Vec::new(),
         }
     }
 
@@ -266,6 +326,7 @@ impl Accumulator {
                 self.finish.unwrap_or(FinishReason::Stop)
             },
             usage: self.usage,
+            tool_calls: Self::tool_calls(self.calls),
         }
     }
 }

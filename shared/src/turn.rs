@@ -410,7 +410,7 @@ impl Turns {
                 // The reply is copied only when a recorder needs the completion too.
                 let record = recorder.map(|r| (r, completion.clone()));
                 let mut messages: Vec<StoredMessage> = input.into_iter().map(stored).collect();
-                messages.push(stored(Message::new(Role::Ai, completion.text)));
+                messages.push(stored(Message::new(Role::Ai, completion.transcript_text())));
                 this.store
                     .append_messages(&thread, &messages, this.settings.thread_idle_ttl_secs)
                     .await?;

@@ -9,6 +9,9 @@
 use std::sync::Arc;
 
 use agentgate_shared::clock::{Clock, ManualClock};
+use agentgate_shared::domain::action::{
+    Action, EXECUTION_RETENTION_SECS, Outcome, PROPOSAL_TTL_SECS, Proposer,
+};
 use agentgate_shared::domain::assistant::{Assistant, AssistantPatch};
 use agentgate_shared::domain::ids::{AssistantId, RunId, ThreadId, UserId};
 use agentgate_shared::domain::link::{
@@ -21,7 +24,9 @@ use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::response::{ResponseId, StoredResponse};
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
 use agentgate_shared::domain::token::{PublicToken, TokenDigest};
+use agentgate_shared::knowledge::Document;
 use agentgate_shared::ports::{Admission, Store, StoreError, UsageDelta};
+use agentgate_shared::provider::ToolCall;
 use agentgate_shared::ratelimit::{self, RateLimitError};
 use agentgate_shared::store::{DynamoStore, SqliteStore, dynamo::schema};
 use serde_json::json;
@@ -105,7 +110,127 @@ contract!(
     a_deleted_thread_is_gone_and_starts_afresh,
     memories_note_the_threads_that_fed_them,
     responses_are_read_back_only_in_their_scope_until_they_expire,
+    documents_are_kept_per_assistant_with_their_passages,
+    executions_are_settled_once_by_their_visitor_before_expiry,
 );
+
+async fn documents_are_kept_per_assistant_with_their_passages(b: Backend) {
+    let (a, other) = (AssistantId::mint(), AssistantId::mint());
+    // Large enough to need its passages across DynamoDB's item well above 64 KB.
+    let text = "Refunds take fourteen days. ".repeat(4_000);
+    let first = Document::create(
+        a.clone(),
+        "Returns",
+        Some("https://x.example/r"),
+        &text,
+        T0_MS,
+    )
+    .unwrap();
+    let second = Document::create(
+        a.clone(),
+        "Shipping",
+        None,
+        "Parcels leave Lyon daily.",
+        T0_MS + 1,
+    )
+    .unwrap();
+    b.store.put_document(&second).await.unwrap();
+    b.store.put_document(&first).await.unwrap();
+    let docs = b.store.documents(&a).await.unwrap();
+    assert_eq!(
+        docs,
+        vec![first.clone(), second.clone()],
+        "oldest first, whole"
+    );
+    assert!(b.store.documents(&other).await.unwrap().is_empty());
+    assert!(!b.store.delete_document(&other, &first.id).await.unwrap());
+    assert!(b.store.delete_document(&a, &first.id).await.unwrap());
+    assert!(!b.store.delete_document(&a, &first.id).await.unwrap());
+    assert_eq!(b.store.documents(&a).await.unwrap(), vec![second]);
+}
+
+async fn executions_are_settled_once_by_their_visitor_before_expiry(b: Backend) {
+    let now = b.clock.now_secs();
+    let proposer = Proposer::new(AssistantId::mint(), "v1".into(), ThreadId::mint(), now);
+    let actions = Action::parse_list(
+        "actions",
+        &json!([{"name": "open_docs", "label": "Open docs", "description": "Opens the docs",
+                 "kind": "open_url", "executionMode": "confirm",
+                 "parameters": {"type": "object", "properties": {"page": {"type": "string"}}}}]),
+    )
+    .unwrap();
+    let calls = [
+        ToolCall {
+            id: "1".into(),
+            name: "open_docs".into(),
+            arguments: r#"{"page":"a"}"#.into(),
+        },
+        ToolCall {
+            id: "2".into(),
+            name: "open_docs".into(),
+            arguments: r#"{"page":"b"}"#.into(),
+        },
+    ];
+    let (executions, _) = proposer.plan(&actions, &calls);
+    b.store.put_executions(&executions).await.unwrap();
+    let (first, second) = (&executions[0], &executions[1]);
+    assert_eq!(
+        b.store.execution(&first.id).await.unwrap().as_ref(),
+        Some(first)
+    );
+    assert_eq!(
+        b.store
+            .execution("exe_00000000000000000000000000000000")
+            .await
+            .unwrap(),
+        None
+    );
+    // Another visitor cannot settle it; racing settles by its visitor win once.
+    assert!(
+        !b.store
+            .settle_execution(&first.id, "v2", Outcome::Success, None, now)
+            .await
+            .unwrap()
+    );
+    let output = json!({"opened": "a"});
+    let racing = (0..8).map(|_| {
+        b.store
+            .settle_execution(&first.id, "v1", Outcome::Success, Some(&output), now)
+    });
+    let wins = futures::future::join_all(racing)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(wins, 1);
+    let settled = b.store.execution(&first.id).await.unwrap().unwrap();
+    assert_eq!(settled.outcome, Some(Outcome::Success));
+    assert_eq!(settled.output, Some(output));
+    // Past its expiry a proposal cannot be settled, but is still readable for a while.
+    let later = now + PROPOSAL_TTL_SECS;
+    b.clock.advance_secs(PROPOSAL_TTL_SECS);
+    assert!(
+        !b.store
+            .settle_execution(&second.id, "v1", Outcome::Cancelled, None, later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        b.store
+            .execution(&second.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .outcome,
+        None
+    );
+    b.clock.advance_secs(EXECUTION_RETENTION_SECS);
+    assert_eq!(
+        b.store.execution(&second.id).await.unwrap(),
+        None,
+        "gone after retention"
+    );
+}
 
 async fn memories_note_the_threads_that_fed_them(b: Backend) {
     let k = MemoryKey::owner(&AssistantId::mint(), &UserId::parse("alice").unwrap());

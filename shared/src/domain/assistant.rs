@@ -30,6 +30,14 @@ pub const KEY_DAILY_TOKEN_BUDGET: &str = "type==agent/daily_token_budget";
 /// The web origins (`https://shop.example.com`) whose pages may embed the widget; absent,
 /// every origin may.
 pub const KEY_ALLOWED_ORIGINS: &str = "type==agent/allowed_origins";
+/// Actions the widget may propose (a list, see [`crate::domain::action::Action`]).
+pub const KEY_ACTIONS: &str = "type==agent/actions";
+/// The knowledge base's current version and size; kept by the documents API, never patched.
+pub const KEY_KNOWLEDGE: &str = "type==agent/knowledge";
+/// The first line the widget shows (up to 500 characters).
+pub const KEY_WELCOME_MESSAGE: &str = "type==agent/welcome_message";
+/// The widget's accent colour, `#rrggbb`.
+pub const KEY_WIDGET_COLOR: &str = "type==agent/widget_color";
 /// Most allowed origins per assistant.
 pub const MAX_ALLOWED_ORIGINS: usize = 20;
 /// The highest history budget an owner may set, in characters.
@@ -200,7 +208,6 @@ impl Assistant {
             .unwrap_or(ModelRef::Echo)
     }
 
-    /// Whether identified users of this assistant get a memory across conversations.
     /// Whether a page of `origin` may use the assistant's widget (every origin may unless
     /// the owner listed some).
     pub fn allows_origin(&self, origin: &str) -> bool {
@@ -220,6 +227,48 @@ impl Assistant {
     /// Whether the owner restricted the widget to listed origins.
     pub fn restricts_origins(&self) -> bool {
         self.configurable.contains_key(KEY_ALLOWED_ORIGINS)
+    }
+
+    /// The actions the widget may propose (none when unset).
+    pub fn actions(&self) -> Vec<crate::domain::action::Action> {
+        self.configurable
+            .get(KEY_ACTIONS)
+            .and_then(|v| crate::domain::action::Action::parse_list(KEY_ACTIONS, v).ok())
+            .unwrap_or_default()
+    }
+
+    /// The knowledge base's version, when the assistant has documents.
+    pub fn knowledge_version(&self) -> Option<&str> {
+        let k = self.configurable.get(KEY_KNOWLEDGE)?;
+        let documents = k.get("documents").and_then(Value::as_u64).unwrap_or(0);
+        k.get("version")
+            .and_then(Value::as_str)
+            .filter(|_| documents > 0)
+    }
+
+    /// The assistant after its knowledge base changed: `documents` documents, a new
+    /// version (so every warm instance rebuilds its index).
+    pub fn with_knowledge(&self, documents: usize, now_ms: i64) -> Self {
+        let mut next = self.clone();
+        next.configurable.insert(
+            KEY_KNOWLEDGE.to_owned(),
+            serde_json::json!({"version": crate::random::hex_string::<8>(), "documents": documents}),
+        );
+        next.updated_at = now_ms;
+        next.version = self.version + 1;
+        next
+    }
+
+    pub fn welcome_message(&self) -> Option<&str> {
+        self.configurable
+            .get(KEY_WELCOME_MESSAGE)
+            .and_then(Value::as_str)
+    }
+
+    pub fn widget_color(&self) -> Option<&str> {
+        self.configurable
+            .get(KEY_WIDGET_COLOR)
+            .and_then(Value::as_str)
     }
 
     /// The owner's history budget in characters, if set.
@@ -344,6 +393,29 @@ impl Assistant {
                         )));
                     }
                 }
+                KEY_KNOWLEDGE => {
+                    return Err(Invalid::new(format!(
+                        "{KEY_KNOWLEDGE} is kept by the documents API (POST /assistants/{{id}}/documents)"
+                    )));
+                }
+                KEY_ACTIONS if !value.is_null() => {
+                    crate::domain::action::Action::parse_list(KEY_ACTIONS, value)?;
+                }
+                KEY_WELCOME_MESSAGE
+                    if !value.is_null()
+                        && value.as_str().is_none_or(|s| s.chars().count() > 500) =>
+                {
+                    return Err(Invalid::new(format!(
+                        "{KEY_WELCOME_MESSAGE} must be a string of at most 500 characters"
+                    )));
+                }
+                KEY_WIDGET_COLOR
+                    if !value.is_null() && value.as_str().is_none_or(|s| !is_hex_color(s)) =>
+                {
+                    return Err(Invalid::new(format!(
+                        "{KEY_WIDGET_COLOR} must be a colour like #1a73e8"
+                    )));
+                }
                 KEY_DAILY_TOKEN_BUDGET if !value.is_null() && value.as_u64().is_none() => {
                     return Err(Invalid::new(format!(
                         "{KEY_DAILY_TOKEN_BUDGET} must be a whole number of tokens"
@@ -436,6 +508,12 @@ impl Assistant {
 }
 
 /// `scheme://host[:port]` with an `http` or `https` scheme and nothing after.
+/// `#` and six hex digits.
+fn is_hex_color(raw: &str) -> bool {
+    raw.strip_prefix('#')
+        .is_some_and(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 fn is_origin(raw: &str) -> bool {
     let Some(rest) = raw
         .strip_prefix("https://")

@@ -4,6 +4,7 @@
 //! configuration merging) is tested with plain unit tests and shared unchanged by the
 //! Lambda functions and the local server.
 
+pub mod action;
 pub mod assistant;
 pub mod ids;
 pub mod link;

@@ -57,7 +57,23 @@ pub fn request_body(req: &ChatRequest) -> Value {
         body["system"] = json!(system);
     }
     req.sampling_into(&mut body, "stop_sequences");
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
     body
+}
+
+/// The block index of an event, as the tool call it belongs to.
+fn block_index(v: &Value) -> u32 {
+    v.get("index")
+        .and_then(Value::as_u64)
+        .and_then(|i| u32::try_from(i).ok())
+        .unwrap_or(0)
 }
 
 /// Maps one upstream event; `None` once `message_stop` arrives.
@@ -78,12 +94,38 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
             input_tokens: tokens("/message/usage/input_tokens"),
             output_tokens: 0,
         })],
-        "content_block_delta" => v
-            .pointer("/delta/text")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(|t| vec![ProviderEvent::Delta(t.to_owned())])
-            .unwrap_or_default(),
+        // A tool call opens its own block with its id and name; its input follows as
+        // `input_json_delta` fragments.
+        "content_block_start" => match v.pointer("/content_block/type").and_then(Value::as_str) {
+            Some("tool_use") => {
+                let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
+                vec![ProviderEvent::ToolCallPart {
+                    index: block_index(&v),
+                    id: text("/content_block/id"),
+                    name: text("/content_block/name"),
+                    arguments: String::new(),
+                }]
+            }
+            _ => Vec::new(),
+        },
+        "content_block_delta" => match v.pointer("/delta/type").and_then(Value::as_str) {
+            Some("input_json_delta") => vec![ProviderEvent::ToolCallPart {
+                index: block_index(&v),
+                id: None,
+                name: None,
+                arguments: v
+                    .pointer("/delta/partial_json")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }],
+            _ => v
+                .pointer("/delta/text")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(|t| vec![ProviderEvent::Delta(t.to_owned())])
+                .unwrap_or_default(),
+        },
         "message_delta" => {
             let mut out = vec![ProviderEvent::Usage(Usage {
                 input_tokens: 0,
@@ -170,6 +212,38 @@ mod tests {
     }
 
     #[test]
+    fn maps_tool_use_blocks_to_tool_call_pieces() {
+        let start = map_event(&SseEvent::data(
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"book","input":{}}}"#,
+        ));
+        assert_eq!(
+            start,
+            Some(Ok(vec![ProviderEvent::ToolCallPart {
+                index: 1,
+                id: Some("toolu_1".into()),
+                name: Some("book".into()),
+                arguments: String::new()
+            }]))
+        );
+        let piece = map_event(&SseEvent::data(
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"day\""}}"#,
+        ));
+        assert_eq!(
+            piece,
+            Some(Ok(vec![ProviderEvent::ToolCallPart {
+                index: 1,
+                id: None,
+                name: None,
+                arguments: "{\"day\"".into()
+            }]))
+        );
+        let text_start = map_event(&SseEvent::data(
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ));
+        assert_eq!(text_start, Some(Ok(vec![])));
+    }
+
+    #[test]
     fn only_the_assistants_prompt_is_the_system_prompt() {
         let req = ChatRequest {
             model: "claude".into(),
@@ -181,6 +255,7 @@ mod tests {
             max_tokens: 5,
             temperature: None,
             stop: vec![],
+            tools: vec![],
         };
         let b = request_body(&req);
         assert_eq!(
@@ -191,5 +266,17 @@ mod tests {
         assert_eq!(client["role"], "user");
         assert_eq!(client["content"], format!("{CLIENT_CONTEXT}B"));
         assert_eq!(b["messages"][1]["content"], "hi");
+        assert!(b.get("tools").is_none());
+        let with_tools = ChatRequest {
+            tools: vec![super::super::ToolSpec {
+                name: "book".into(),
+                description: "Book a demo".into(),
+                parameters: json!({"type": "object"}),
+            }],
+            ..req
+        };
+        let b = request_body(&with_tools);
+        assert_eq!(b["tools"][0]["name"], "book");
+        assert_eq!(b["tools"][0]["input_schema"]["type"], "object");
     }
 }

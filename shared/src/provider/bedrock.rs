@@ -273,6 +273,7 @@ mod tests {
             max_tokens: 300,
             temperature: Some(0.5),
             stop: vec!["END".into()],
+            tools: vec![],
         }
     }
 

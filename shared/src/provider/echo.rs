@@ -116,6 +116,7 @@ mod tests {
             max_tokens: 100,
             temperature: None,
             stop: vec![],
+            tools: vec![],
         };
         let p = EchoProvider::new(Duration::ZERO);
         let evs: Vec<_> = p.stream(req.clone()).await.unwrap().collect().await;

@@ -38,6 +38,24 @@ pub struct ChatRequest {
     pub max_tokens: u32,
     pub temperature: Option<f32>,
     pub stop: Vec<String>,
+    /// Tools the model may call instead of (or after) answering; empty for most turns.
+    pub tools: Vec<ToolSpec>,
+}
+
+/// A tool offered to the model: its name, what it does, and a JSON schema of its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+/// A complete tool call from the model: its arguments as the JSON text the model wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 impl ChatRequest {
@@ -82,6 +100,14 @@ pub enum ProviderEvent {
     Delta(String),
     Usage(Usage),
     Finish(FinishReason),
+    /// A piece of the tool call at `index`: the first piece carries its id and name, later
+    /// ones more of its arguments (providers stream the JSON text in fragments).
+    ToolCallPart {
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

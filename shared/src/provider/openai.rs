@@ -62,7 +62,38 @@ pub fn request_body(req: &ChatRequest) -> Value {
         "max_tokens": req.max_tokens,
     });
     req.sampling_into(&mut body, "stop");
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters}})
+            })
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
     body
+}
+
+/// The pieces of tool calls in one chunk's `delta.tool_calls`.
+fn tool_call_parts(delta: &Value, out: &mut Vec<ProviderEvent>) {
+    let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) else {
+        return;
+    };
+    for call in calls {
+        let text = |p: &str| call.pointer(p).and_then(Value::as_str).map(str::to_owned);
+        out.push(ProviderEvent::ToolCallPart {
+            index: call
+                .get("index")
+                .and_then(Value::as_u64)
+                .and_then(|i| u32::try_from(i).ok())
+                .unwrap_or(0),
+            id: text("/id"),
+            name: text("/function/name"),
+            arguments: text("/function/arguments").unwrap_or_default(),
+        });
+    }
 }
 
 /// Maps one upstream SSE event to zero or more provider events; `None` marks `[DONE]`.
@@ -91,6 +122,9 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
             && !text.is_empty()
         {
             out.push(ProviderEvent::Delta(text.to_owned()));
+        }
+        if let Some(delta) = choice.get("delta") {
+            tool_call_parts(delta, &mut out);
         }
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             out.push(ProviderEvent::Finish(match reason {
@@ -145,6 +179,34 @@ mod tests {
     }
 
     #[test]
+    fn maps_streamed_tool_call_pieces() {
+        let first = map_event(&SseEvent::data(
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"book","arguments":""}}]},"finish_reason":null}]}"#,
+        ));
+        let more = map_event(&SseEvent::data(
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"day\":"}}]},"finish_reason":null}]}"#,
+        ));
+        assert_eq!(
+            first,
+            Some(Ok(vec![ProviderEvent::ToolCallPart {
+                index: 0,
+                id: Some("call_1".into()),
+                name: Some("book".into()),
+                arguments: String::new()
+            }]))
+        );
+        assert_eq!(
+            more,
+            Some(Ok(vec![ProviderEvent::ToolCallPart {
+                index: 0,
+                id: None,
+                name: None,
+                arguments: "{\"day\":".into()
+            }]))
+        );
+    }
+
+    #[test]
     fn body_carries_system_and_roles() {
         let req = ChatRequest {
             model: "m".into(),
@@ -153,11 +215,25 @@ mod tests {
             max_tokens: 10,
             temperature: Some(0.5),
             stop: vec!["\n".into()],
+            tools: vec![],
         };
         let b = request_body(&req);
         assert_eq!(b["messages"][0]["role"], "system");
         assert_eq!(b["messages"][1]["role"], "user");
         assert_eq!(b["stream"], true);
         assert_eq!(b["stop"][0], "\n");
+        assert!(b.get("tools").is_none());
+        let with_tools = ChatRequest {
+            tools: vec![super::super::ToolSpec {
+                name: "book".into(),
+                description: "Book a demo".into(),
+                parameters: json!({"type": "object"}),
+            }],
+            ..req
+        };
+        let b = request_body(&with_tools);
+        assert_eq!(b["tools"][0]["type"], "function");
+        assert_eq!(b["tools"][0]["function"]["name"], "book");
+        assert_eq!(b["tools"][0]["function"]["parameters"]["type"], "object");
     }
 }

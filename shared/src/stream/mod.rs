@@ -12,7 +12,7 @@ pub mod widget;
 
 use bytes::Bytes;
 
-use crate::provider::{FinishReason, Usage};
+use crate::provider::{FinishReason, ToolCall, Usage};
 
 /// How a run ended successfully.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,24 @@ pub struct Completion {
     pub text: String,
     pub finish: FinishReason,
     pub usage: Usage,
+    /// Tools the model asked to call (only turns that offered tools get any).
+    pub tool_calls: Vec<ToolCall>,
+}
+
+impl Completion {
+    /// What the transcript keeps of the reply: its text, or, for a reply that only called
+    /// tools, a line naming each call (so the next turn's model knows what it proposed and
+    /// no provider receives an empty assistant message).
+    pub fn transcript_text(&self) -> String {
+        if !self.text.trim().is_empty() || self.tool_calls.is_empty() {
+            return self.text.clone();
+        }
+        self.tool_calls
+            .iter()
+            .map(|c| format!("[proposed action {} with {}]", c.name, c.arguments))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 /// Turns run events into frames of one wire format.

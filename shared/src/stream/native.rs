@@ -95,6 +95,7 @@ mod tests {
             text: "Hello".into(),
             finish: FinishReason::Stop,
             usage: Usage::default(),
+            tool_calls: vec![],
         };
         assert_eq!(e.finish(&c)[0], "event: end\ndata: {}\n\n");
         let err = e.error("boom");

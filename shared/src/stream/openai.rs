@@ -155,6 +155,7 @@ mod tests {
                 input_tokens: 2,
                 output_tokens: 1,
             },
+            tool_calls: vec![],
         };
         let end = e.finish(&c);
         assert_eq!(parse(&end[0])["choices"][0]["finish_reason"], "stop");

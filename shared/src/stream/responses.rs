@@ -240,6 +240,7 @@ mod tests {
                 input_tokens: 3,
                 output_tokens: 2,
             },
+            tool_calls: vec![],
         }
     }
 

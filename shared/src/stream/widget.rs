@@ -197,6 +197,7 @@ mod tests {
             text: "Hi there".into(),
             finish: FinishReason::Stop,
             usage: Usage::default(),
+            tool_calls: vec![],
         }
     }
 

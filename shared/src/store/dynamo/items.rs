@@ -19,6 +19,8 @@
 //! | conversations | `LV#<link>/<subject>`| `LV`                   | `conversations`, `ttl`    |
 //! | email code    | `EC#<link>/<email>`| `EC`                     | `mac`, `tries`, `ttl`     |
 //! | response      | `R#<resp_ id>`   | `R`                        | `scope`, `context`, `body`, `ttl` |
+//! | document      | `A#<assistant>`  | `K#<doc id>`               | `doc` (JSON), `created_at` |
+//! | execution     | `X#<exe_ id>`    | `X`                        | `body`, `visitor`, `expires_at`, `outcome`, `ttl` |
 
 use std::collections::HashMap;
 

@@ -11,6 +11,7 @@ mod assistants;
 mod counters;
 mod errors;
 pub mod items;
+mod knowledge;
 mod links;
 mod memory;
 mod responses;

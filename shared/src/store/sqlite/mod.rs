@@ -11,6 +11,7 @@
 
 mod assistants;
 mod counters;
+mod knowledge;
 mod links;
 mod memory;
 mod responses;
@@ -109,6 +110,7 @@ impl SqliteStore {
             links::SCHEMA,
             sessions::SCHEMA,
             responses::SCHEMA,
+            knowledge::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(unavailable)?;
         }

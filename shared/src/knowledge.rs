@@ -1,0 +1,433 @@
+//! The knowledge base: documents an owner uploads so the widget answers from them.
+//!
+//! A document (text or Markdown) is cut into passages of about [`CHUNK_CHARS`] characters
+//! when it is uploaded, and stored with them. Retrieval happens inside the function, with
+//! no search server: each warm instance builds a BM25 index (the `bm25` crate: English
+//! stemming and stop words) over all of an assistant's passages the first time a turn
+//! needs it, and keeps it until the assistant's knowledge version changes (every upload
+//! or deletion sets a new one). A few hundred passages index in milliseconds, which is
+//! the scale this is for.
+//!
+//! Each turn retrieves the best [`TOP_K`] passages for the visitor's message and hands
+//! them to the model numbered `[1]`, `[2]`... with the instruction to cite by number.
+//! The passages cited are the turn's citations; when a reply cites none, passages that
+//! most of the reply's words come from count as used. The turn's confidence is
+//! `coverage × s / (s + 1)`: `coverage` is the share of the message's searchable words
+//! that the best passage contains and `s` its BM25 score, so a question the documents
+//! answer word for word scores near 1, a question they do not touch scores 0.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use bm25::{Language, SearchEngine, SearchEngineBuilder, Tokenizer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::domain::Invalid;
+use crate::domain::assistant::Assistant;
+use crate::domain::ids::AssistantId;
+use crate::ports::{Store, StoreError};
+
+/// Largest document, in bytes of UTF-8 (one stored item holds a document and its
+/// passages, under DynamoDB's 400 KB item limit).
+pub const MAX_DOCUMENT_BYTES: usize = 150 * 1024;
+/// Most documents per assistant.
+pub const MAX_DOCUMENTS: usize = 50;
+/// About how long a passage is, in characters.
+pub const CHUNK_CHARS: usize = 900;
+/// Passages given to the model per turn.
+pub const TOP_K: usize = 4;
+/// Longest passage text sent back in a citation's `snippet`.
+pub const SNIPPET_CHARS: usize = 240;
+
+/// A stored document and its passages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// `doc_` and 16 hex digits.
+    pub id: String,
+    pub assistant: AssistantId,
+    pub title: String,
+    pub url: Option<String>,
+    pub chunks: Vec<String>,
+    pub bytes: usize,
+    pub created_at: i64,
+}
+
+impl Document {
+    /// A new document from an owner's upload, cut into passages.
+    pub fn create(
+        assistant: AssistantId,
+        title: &str,
+        url: Option<&str>,
+        content: &str,
+        now_ms: i64,
+    ) -> Result<Self, Invalid> {
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err(Invalid::new("title must be 1-200 characters"));
+        }
+        if let Some(u) = url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && u.len() <= 2_048
+                && !u.chars().any(char::is_whitespace);
+            if !ok {
+                return Err(Invalid::new("url must be an http(s) URL"));
+            }
+        }
+        if content.len() > MAX_DOCUMENT_BYTES {
+            return Err(Invalid::new(format!(
+                "content is larger than {MAX_DOCUMENT_BYTES} bytes; split the document"
+            )));
+        }
+        let chunks = chunk(content);
+        if chunks.is_empty() {
+            return Err(Invalid::new("content is empty"));
+        }
+        Ok(Self {
+            id: format!("doc_{}", crate::random::hex_string::<8>()),
+            assistant,
+            title: title.to_owned(),
+            url: url.map(str::to_owned),
+            chunks,
+            bytes: content.len(),
+            created_at: now_ms,
+        })
+    }
+
+    /// What the owner API shows (without the passages).
+    pub fn summary(&self) -> Value {
+        json!({
+            "id": self.id,
+            "title": self.title,
+            "url": self.url,
+            "bytes": self.bytes,
+            "chunks": self.chunks.len(),
+            "created_at": crate::domain::time::rfc3339_ms(self.created_at),
+        })
+    }
+}
+
+/// Cuts text into passages: paragraphs (blank-line separated) packed up to
+/// [`CHUNK_CHARS`], a longer paragraph split between words. A Markdown heading starts a
+/// new passage, so a passage rarely mixes sections.
+pub fn chunk(text: &str) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    let flush = |current: &mut String, chunks: &mut Vec<String>| {
+        let t = current.trim();
+        if !t.is_empty() {
+            chunks.push(t.to_owned());
+        }
+        current.clear();
+    };
+    for para in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        let heading = para.starts_with('#');
+        if heading || current.chars().count() + para.chars().count() > CHUNK_CHARS {
+            flush(&mut current, &mut chunks);
+        }
+        if para.chars().count() <= CHUNK_CHARS {
+            if !current.is_empty() {
+                current.push_str("\n\n");
+            }
+            current.push_str(para);
+            continue;
+        }
+        for word in para.split_whitespace() {
+            if current.chars().count() + word.chars().count() + 1 > CHUNK_CHARS {
+                flush(&mut current, &mut chunks);
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+    }
+    flush(&mut current, &mut chunks);
+    chunks
+}
+
+/// Where a passage comes from.
+#[derive(Debug, Clone, PartialEq)]
+struct Passage {
+    id: String,
+    document: String,
+    title: String,
+    url: Option<String>,
+    text: String,
+}
+
+/// One retrieved passage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// `<document id>#<passage number>`.
+    pub id: String,
+    pub document: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub text: String,
+    pub score: f32,
+}
+
+/// What one turn retrieved.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Retrieved {
+    pub hits: Vec<Hit>,
+    pub confidence: f64,
+}
+
+impl Retrieved {
+    /// The passages as the model sees them, numbered for citation.
+    pub fn prompt(&self) -> Option<String> {
+        if self.hits.is_empty() {
+            return None;
+        }
+        let mut out = String::from(
+            "Answer from the sources below when they help. Cite a source by its number in \
+             square brackets, like [1], right after the sentence it supports. If the \
+             sources do not answer the question, say so briefly.\n",
+        );
+        for (i, h) in self.hits.iter().enumerate() {
+            out.push_str(&format!("\n[{}] {}\n{}\n", i + 1, h.title, h.text));
+        }
+        Some(out)
+    }
+
+    /// The `data-citations` payload for `reply`: the passages it cites by number, or, when
+    /// it cites none, those most of its words come from.
+    pub fn citations(&self, reply: &str) -> Vec<Value> {
+        let cited: Vec<usize> = (1..=self.hits.len())
+            .filter(|n| reply.contains(&format!("[{n}]")))
+            .map(|n| n - 1)
+            .collect();
+        let used = if cited.is_empty() {
+            let words = tokens(reply);
+            (0..self.hits.len())
+                .filter(|&i| {
+                    let passage = tokens(&self.hits[i].text);
+                    words.len() >= 3
+                        && words.iter().filter(|w| passage.contains(*w)).count() * 2 >= words.len()
+                })
+                .collect()
+        } else {
+            cited
+        };
+        used.into_iter()
+            .map(|i| {
+                let h = &self.hits[i];
+                let mut c = json!({
+                    "id": h.id,
+                    "documentId": h.document,
+                    "title": h.title,
+                    "snippet": h.text.chars().take(SNIPPET_CHARS).collect::<String>(),
+                    "score": (f64::from(h.score) * 1000.0).round() / 1000.0,
+                });
+                if let Some(u) = &h.url {
+                    c["url"] = json!(u);
+                }
+                c
+            })
+            .collect()
+    }
+}
+
+/// The searchable words of `text`: lower-cased, stemmed, stop words removed.
+fn tokens(text: &str) -> HashSet<String> {
+    bm25::DefaultTokenizer::new(Language::English)
+        .tokenize(text)
+        .into_iter()
+        .collect()
+}
+
+/// One assistant's passages under BM25.
+pub struct Index {
+    engine: SearchEngine<usize>,
+    passages: Vec<Passage>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("passages", &self.passages.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    pub fn build(documents: &[Document]) -> Self {
+        let passages: Vec<Passage> = documents
+            .iter()
+            .flat_map(|d| {
+                d.chunks.iter().enumerate().map(|(i, text)| Passage {
+                    id: format!("{}#{}", d.id, i + 1),
+                    document: d.id.clone(),
+                    title: d.title.clone(),
+                    url: d.url.clone(),
+                    text: text.clone(),
+                })
+            })
+            .collect();
+        let docs = passages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| bm25::Document::new(i, format!("{}\n{}", p.title, p.text)));
+        let engine = SearchEngineBuilder::<usize>::with_documents(Language::English, docs).build();
+        Self { engine, passages }
+    }
+
+    /// The best passages for `query` and the turn's confidence.
+    pub fn search(&self, query: &str) -> Retrieved {
+        let hits: Vec<Hit> = self
+            .engine
+            .search(query, TOP_K)
+            .into_iter()
+            .filter(|r| r.score > 0.0)
+            .filter_map(|r| {
+                let p = self.passages.get(r.document.id)?;
+                Some(Hit {
+                    id: p.id.clone(),
+                    document: p.document.clone(),
+                    title: p.title.clone(),
+                    url: p.url.clone(),
+                    text: p.text.clone(),
+                    score: r.score,
+                })
+            })
+            .collect();
+        let confidence = hits.first().map_or(0.0, |best| {
+            let asked = tokens(query);
+            if asked.is_empty() {
+                return 0.0;
+            }
+            let found = tokens(&format!("{}\n{}", best.title, best.text));
+            let coverage =
+                asked.iter().filter(|w| found.contains(*w)).count() as f64 / asked.len() as f64;
+            let s = f64::from(best.score);
+            (coverage * s / (s + 1.0) * 100.0).round() / 100.0
+        });
+        Retrieved { hits, confidence }
+    }
+}
+
+/// Most assistants whose index an instance keeps.
+const MAX_INDEXES: usize = 64;
+
+/// The indexes a warm instance built, by assistant and knowledge version.
+#[derive(Clone)]
+pub struct Indexes {
+    store: Arc<dyn Store>,
+    built: Arc<Mutex<HashMap<AssistantId, (String, Arc<Index>)>>>,
+}
+
+impl std::fmt::Debug for Indexes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexes").finish_non_exhaustive()
+    }
+}
+
+impl Indexes {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            built: Arc::default(),
+        }
+    }
+
+    /// What `assistant`'s knowledge base holds for `query`; `None` when it has none.
+    pub async fn retrieve(
+        &self,
+        assistant: &Assistant,
+        query: &str,
+    ) -> Result<Option<Retrieved>, StoreError> {
+        let Some(version) = assistant.knowledge_version() else {
+            return Ok(None);
+        };
+        let cached = self.built.lock().ok().and_then(|b| {
+            b.get(&assistant.id)
+                .filter(|(v, _)| v == version)
+                .map(|(_, i)| i.clone())
+        });
+        let index = match cached {
+            Some(i) => i,
+            None => {
+                let documents = self.store.documents(&assistant.id).await?;
+                let index = Arc::new(Index::build(&documents));
+                if let Ok(mut b) = self.built.lock() {
+                    if b.len() >= MAX_INDEXES {
+                        b.clear();
+                    }
+                    b.insert(assistant.id.clone(), (version.to_owned(), index.clone()));
+                }
+                index
+            }
+        };
+        Ok(Some(index.search(query)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(title: &str, content: &str) -> Document {
+        Document::create(AssistantId::mint(), title, None, content, 0).unwrap()
+    }
+
+    #[test]
+    fn text_is_cut_into_bounded_passages_at_paragraphs_and_headings() {
+        let long = "word ".repeat(500);
+        let text =
+            format!("# Install\n\nRun the installer.\n\nThen restart.\n\n# Billing\n\n{long}");
+        let chunks = chunk(&text);
+        assert_eq!(
+            chunks[0],
+            "# Install\n\nRun the installer.\n\nThen restart."
+        );
+        assert!(chunks[1].starts_with("# Billing"));
+        assert!(chunks.iter().all(|c| c.chars().count() <= CHUNK_CHARS));
+        assert!(chunks.len() >= 4);
+        assert!(chunk("  \n\n ").is_empty());
+    }
+
+    #[test]
+    fn uploads_are_checked() {
+        let a = AssistantId::mint();
+        assert!(Document::create(a.clone(), "", None, "x", 0).is_err());
+        assert!(Document::create(a.clone(), "t", Some("ftp://x"), "x", 0).is_err());
+        assert!(Document::create(a.clone(), "t", None, "   ", 0).is_err());
+        let big = "a".repeat(MAX_DOCUMENT_BYTES + 1);
+        assert!(Document::create(a, "t", None, &big, 0).is_err());
+    }
+
+    #[test]
+    fn the_right_passage_is_found_cited_and_confident() {
+        let index = Index::build(&[
+            doc(
+                "Returns",
+                "Refunds are issued within 14 days of receiving the returned parcel.",
+            ),
+            doc(
+                "Shipping",
+                "Parcels ship from Lyon every weekday; international delivery takes five days.",
+            ),
+        ]);
+        let on_topic = index.search("How many days until my refund is issued?");
+        assert_eq!(on_topic.hits[0].title, "Returns");
+        let off_topic = index.search("What is the capital of Peru?");
+        assert!(on_topic.confidence > off_topic.confidence);
+        assert!(on_topic.confidence > 0.3 && on_topic.confidence <= 1.0);
+        assert_eq!(off_topic.confidence, 0.0);
+        let cited = on_topic.citations("Refunds take 14 days [1].");
+        assert_eq!(cited.len(), 1);
+        assert_eq!(cited[0]["title"], "Returns");
+        assert!(cited[0]["id"].as_str().unwrap().ends_with("#1"));
+        // Without a marker, the passage the reply's words come from.
+        let unmarked = on_topic.citations("Refunds are issued within 14 days.");
+        assert_eq!(unmarked.len(), 1);
+        assert!(
+            on_topic
+                .citations("I cannot help with that, sorry.")
+                .is_empty()
+        );
+        assert!(on_topic.prompt().unwrap().contains("[1] Returns"));
+    }
+}
