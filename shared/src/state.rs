@@ -35,6 +35,8 @@ pub struct AppState {
     pub turns: Turns,
     /// Assistants and token lookups, kept briefly for public turns.
     pub assistants: crate::cache::Assistants,
+    /// Knowledge-base indexes, built once per knowledge version on a warm instance.
+    pub knowledge: crate::knowledge::Indexes,
     /// Per-user memories: recall and background summaries.
     pub memories: Memories,
     /// Sends the verification codes of public links.
@@ -134,6 +136,7 @@ impl AppState {
         let assistants = crate::cache::Assistants::new(store.clone(), settings.assistant_cache);
         Self {
             assistants,
+            knowledge: crate::knowledge::Indexes::new(store.clone()),
             store,
             providers,
             jwt: Arc::new(jwt),

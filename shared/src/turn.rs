@@ -161,6 +161,14 @@ impl Prepared<'_> {
         !self.history.is_empty()
     }
 
+    /// The same turn with reference material (retrieved while the reads ran) after the
+    /// system prompt.
+    #[must_use]
+    pub fn with_context(mut self, context: Option<String>) -> Self {
+        self.options.context = context;
+        self
+    }
+
     /// Starts the model and prepares the save.
     pub async fn start(self) -> Result<Started, TurnError> {
         let Self {

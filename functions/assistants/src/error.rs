@@ -11,6 +11,8 @@ pub enum AssistantsError {
     Shared(#[from] Fault),
     #[error("No memory is kept for this user")]
     NoMemory,
+    #[error("No document with this id")]
+    NoDocument,
 }
 
 agentgate_shared::shared_failures!(AssistantsError, into_detail_response);
@@ -21,7 +23,9 @@ impl AssistantsError {
     fn failure(&self, message: String) -> Failure {
         match self {
             Self::Shared(fault) => fault.failure(),
-            Self::NoMemory => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
+            Self::NoMemory | Self::NoDocument => {
+                Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message)
+            }
         }
     }
 }

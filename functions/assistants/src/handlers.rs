@@ -339,7 +339,11 @@ pub async fn forget_user_memory(
     forget_memory(&state, &user, &id, whose, erase.transcript()?).await
 }
 
-async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, AssistantsError> {
+pub(crate) async fn owned(
+    state: &AppState,
+    user: &UserId,
+    id: &str,
+) -> Result<Assistant, AssistantsError> {
     let id = AssistantId::parse(id).map_err(|_| Fault::AssistantNotFound)?;
     tracing::Span::current().record("assistant_id", id.as_str());
     state
@@ -353,7 +357,7 @@ async fn owned(state: &AppState, user: &UserId, id: &str) -> Result<Assistant, A
 
 /// Reads, applies `change`, and writes conditionally on the version read, re-reading when
 /// another writer got there first.
-async fn retry_on_conflict<F>(
+pub(crate) async fn retry_on_conflict<F>(
     state: &AppState,
     user: &UserId,
     id: &str,

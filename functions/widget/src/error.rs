@@ -17,6 +17,12 @@ pub enum WidgetError {
     PlanLimit,
     #[error("this page's origin may not use this bot")]
     OriginNotAllowed,
+    #[error("no action proposal with that id for this visitor")]
+    ExecutionNotFound,
+    #[error("this action proposal was already settled")]
+    AlreadySettled,
+    #[error("this action proposal expired")]
+    Expired,
 }
 
 agentgate_shared::shared_failures!(WidgetError, into_code_response);
@@ -35,6 +41,9 @@ impl WidgetError {
             Self::OriginNotAllowed => {
                 Failure::own("ORIGIN_NOT_ALLOWED", StatusCode::FORBIDDEN, message)
             }
+            Self::ExecutionNotFound => Failure::new(Kind::NotFound, StatusCode::NOT_FOUND, message),
+            Self::AlreadySettled => Failure::own("ALREADY_SETTLED", StatusCode::CONFLICT, message),
+            Self::Expired => Failure::own("EXPIRED", StatusCode::GONE, message),
         }
     }
 }

@@ -1,21 +1,26 @@
 //! Thin handler: parse, find the bot, pick the conversation, then hand the turn to the turn
-//! service (which reads while the caps are counted) with the encoder of the widget's
-//! dialect.
+//! service with the encoder of the widget's dialect. The caps, the turn's reads and the
+//! knowledge-base retrieval run at once; the model starts only when all succeeded.
 
-use agentgate_shared::domain::assistant::AccessMode;
+use std::sync::Arc;
+
+use agentgate_shared::domain::action::Proposer;
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
+use agentgate_shared::ports::StoreError;
 use agentgate_shared::ratelimit;
+use agentgate_shared::run::{OnComplete, TurnOptions};
 use agentgate_shared::state::AppState;
-use agentgate_shared::stream::widget::{LegacyWidgetEncoder, TurnIds, UiMessageEncoder};
+use agentgate_shared::stream::widget::{Extras, LegacyWidgetEncoder, TurnIds, UiMessageEncoder};
 use agentgate_shared::turn::{History, Turn};
 use axum::extract::State;
 use axum::response::Response;
 use http::HeaderValue;
 
 use crate::WidgetError;
+use crate::bot;
 use crate::headers::{PageOrigin, UiStream};
 use crate::request::ChatRequest;
 
@@ -29,23 +34,8 @@ pub async fn chat(
     JsonObject(body, ..): JsonObject<WidgetError>,
 ) -> Result<Response, WidgetError> {
     let req = ChatRequest::parse(&body).map_err(WidgetError::Invalid)?;
-    let bot = req.bot.clone().ok_or(WidgetError::NotFound)?;
-    tracing::Span::current().record("assistant_id", bot.as_str());
-    // Only assistants open to everyone serve a widget; any other is reported as absent.
-    let assistant = state
-        .assistants
-        .get(&bot)
-        .await?
-        .filter(|a| a.access_mode() == AccessMode::PublicNoAuth)
-        .ok_or(WidgetError::NotFound)?;
-    // An owner may restrict which sites embed the bot; pages elsewhere are refused (a
-    // request without an Origin is not a browser's cross-origin call).
-    let origin = origin.filter(|_| assistant.restricts_origins());
-    if let Some(o) = &origin
-        && !assistant.allows_origin(o)
-    {
-        return Err(WidgetError::OriginNotAllowed);
-    }
+    let assistant = bot::find(&state, req.bot.as_ref()).await?;
+    let origin = bot::allowed_origin(&assistant, origin)?;
     let caps = ratelimit::widget_caps(
         &state.settings,
         &assistant.id,
@@ -53,8 +43,8 @@ pub async fn chat(
         &req.visitor,
         ip,
     );
-    // The caps and the owner's monthly ceiling, counted while the turn's reads run: a
-    // message refused by any of them is counted by none.
+    // The caps and the owner's monthly ceiling: a message refused by any of them is
+    // counted by none.
     let admission = async {
         let store = state.store.as_ref();
         let now = state.clock.now_secs();
@@ -73,27 +63,76 @@ pub async fn chat(
     }
     let (conversation, history) = continued.unwrap_or_else(|| (ThreadId::mint(), Vec::new()));
     let key = ThreadKey::widget(&assistant.id, &req.visitor, &conversation);
-    let input = vec![Message::new(Role::Human, req.message)];
-    let turn = Turn::new(&assistant, key, input)
-        .history(History::Given(history))
-        .public();
-    let started = state.turns.start_admitted(turn, admission).await?;
+    // The owner's actions are offered as tools; the calls the model makes become proposals
+    // stored with the turn, under ids minted now so the stream names the same ones.
+    let actions = Arc::new(assistant.actions());
+    let proposer = (!actions.is_empty()).then(|| {
+        Proposer::new(
+            assistant.id.clone(),
+            req.visitor.clone(),
+            conversation.clone(),
+            state.clock.now_secs(),
+        )
+    });
+    let options = TurnOptions {
+        tools: actions.iter().map(|a| a.tool()).collect(),
+        ..TurnOptions::default()
+    };
+    let mut turn = Turn::new(
+        &assistant,
+        key,
+        vec![Message::new(Role::Human, req.message.clone())],
+    )
+    .history(History::Given(history))
+    .options(options)
+    .public();
+    if let Some(p) = &proposer {
+        turn = turn.recorded_by(record_proposals(&state, p.clone(), actions.clone()));
+    }
+    let reads = async { state.turns.prepare(turn).await.map_err(WidgetError::from) };
+    let retrieval =
+        async { Ok::<_, WidgetError>(state.knowledge.retrieve(&assistant, &req.message).await?) };
+    let (prepared, (), retrieved) = tokio::try_join!(reads, admission, retrieval)?;
+    let context = retrieved.as_ref().and_then(|r| r.prompt());
+    let started = prepared.with_context(context).start().await?;
     let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
-    let mut resp = if modern {
-        let mut resp = sse_response(started.stream(UiMessageEncoder::new(ids)));
+    let extras = Extras {
+        actions: proposer.map(|p| (p, actions)),
+        retrieved,
+    };
+    let resp = if modern {
+        let encoder = UiMessageEncoder::new(ids).with_extras(extras);
+        let mut resp = sse_response(started.stream(encoder));
         resp.headers_mut().insert(
             "x-vercel-ai-ui-message-stream",
             HeaderValue::from_static("v1"),
         );
         resp
     } else {
-        sse_response(started.stream(LegacyWidgetEncoder::new(ids)))
+        sse_response(started.stream(LegacyWidgetEncoder::new(ids).with_extras(extras)))
     };
-    // A restricted bot answers its allowed origin by name, not `*`.
-    if let Some(o) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
-        let h = resp.headers_mut();
-        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-        h.insert(http::header::VARY, HeaderValue::from_static("Origin"));
-    }
-    Ok(resp)
+    Ok(bot::echo_origin(resp, origin))
+}
+
+/// Stores the turn's proposals with the transcript, before the final frame: a visitor who
+/// settles one the moment it appears finds it. Calls that name no action or break its
+/// schema are logged and dropped.
+fn record_proposals(
+    state: &AppState,
+    proposer: Proposer,
+    actions: Arc<Vec<agentgate_shared::domain::action::Action>>,
+) -> OnComplete {
+    let store = state.store.clone();
+    Box::new(move |completion| {
+        Box::pin(async move {
+            let (executions, dropped) = proposer.plan(&actions, &completion.tool_calls);
+            for why in dropped {
+                tracing::warn!(call = %why, "tool call dropped");
+            }
+            if executions.is_empty() {
+                return Ok::<(), StoreError>(());
+            }
+            store.put_executions(&executions).await
+        })
+    })
 }

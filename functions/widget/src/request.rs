@@ -33,15 +33,7 @@ impl ChatRequest {
         };
         // An id that is not a bot's is a bot that does not exist.
         let bot = AssistantId::parse(required("botPublicId")?).ok();
-        let visitor = required("visitorId")?.trim();
-        if visitor.is_empty()
-            || visitor.len() > MAX_VISITOR_ID_LEN
-            || visitor.chars().any(|c| c.is_control() || c == '/')
-        {
-            return Err(format!(
-                "visitorId must be 1-{MAX_VISITOR_ID_LEN} printable characters without '/'"
-            ));
-        }
+        let visitor = valid_visitor(required("visitorId")?)?;
         let conversation = opt_str(body, "conversationId")?.and_then(|c| ThreadId::parse(c).ok());
         let message = required("message")?.trim();
         if message.is_empty() {
@@ -63,12 +55,26 @@ impl ChatRequest {
             .transpose()?;
         Ok(Self {
             bot,
-            visitor: visitor.to_owned(),
+            visitor,
             conversation,
             message: message.to_owned(),
             host_page_url,
         })
     }
+}
+
+/// A visitor id as the widget sends it, trimmed: 1-128 printable characters without `/`.
+pub fn valid_visitor(raw: &str) -> Result<String, String> {
+    let visitor = raw.trim();
+    if visitor.is_empty()
+        || visitor.len() > MAX_VISITOR_ID_LEN
+        || visitor.chars().any(|c| c.is_control() || c == '/')
+    {
+        return Err(format!(
+            "visitorId must be 1-{MAX_VISITOR_ID_LEN} printable characters without '/'"
+        ));
+    }
+    Ok(visitor.to_owned())
 }
 
 #[cfg(test)]

@@ -9,11 +9,57 @@
 //! [`LegacyWidgetEncoder`] is the older dialect: `event: token` with each delta as a JSON
 //! string, then `event: done`; text boundaries are not sent, and a failure becomes a polite
 //! refusal token, since old widgets have no error state.
+//!
+//! Both carry a turn's [`Extras`] after the text: one action proposal per valid tool call
+//! (`data-action-proposal` / `event: action_proposal`), the passages the reply used
+//! (`data-citations` / `event: citations`) and the retrieval confidence in the final event.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{Completion, Encoder, sse_data, sse_event};
+use crate::domain::action::{Action, Proposer};
+use crate::knowledge::Retrieved;
+
+/// What a widget turn adds to its text: the actions it may propose and what its
+/// knowledge base retrieved.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub actions: Option<(Proposer, Arc<Vec<Action>>)>,
+    pub retrieved: Option<Retrieved>,
+}
+
+impl Extras {
+    /// `(proposals, citations, confidence)` for a finished turn: the same proposals the
+    /// turn's recorder stored (the plan is pure), the passages the reply used, and the
+    /// retrieval confidence (`null` without a knowledge base).
+    fn of(&self, completion: &Completion) -> (Vec<Value>, Vec<Value>, Value) {
+        let proposals = self
+            .actions
+            .as_ref()
+            .map(|(proposer, actions)| {
+                proposer
+                    .plan(actions, &completion.tool_calls)
+                    .0
+                    .iter()
+                    .map(|e| json!({"id": e.id, "data": e.proposal()}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let citations = self
+            .retrieved
+            .as_ref()
+            .map(|r| r.citations(&completion.text))
+            .unwrap_or_default();
+        let confidence = self
+            .retrieved
+            .as_ref()
+            .map_or(Value::Null, |r| json!(r.confidence));
+        (proposals, citations, confidence)
+    }
+}
 
 /// What the widget keeps from a finished turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +77,8 @@ impl TurnIds {
         }
     }
 
-    fn done(&self) -> Value {
-        // No confidence score is computed; the field is kept for widgets that read it.
-        json!({"messageId": self.message_id, "confidence": null, "conversationId": self.conversation_id})
+    fn done(&self, confidence: Value) -> Value {
+        json!({"messageId": self.message_id, "confidence": confidence, "conversationId": self.conversation_id})
     }
 }
 
@@ -49,6 +94,7 @@ pub struct UiMessageEncoder {
     ids: TurnIds,
     text_open: bool,
     status: Option<StatusLabels>,
+    extras: Extras,
 }
 
 /// Transient `data-status` parts that label what the assistant is doing: shown by the
@@ -81,7 +127,14 @@ impl UiMessageEncoder {
             ids,
             text_open: false,
             status: None,
+            extras: Extras::default(),
         }
+    }
+
+    /// The same stream with the turn's proposals, citations and confidence.
+    #[must_use]
+    pub fn with_extras(self, extras: Extras) -> Self {
+        Self { extras, ..self }
     }
 
     /// The same stream with `data-status` labels: "Reading your history" (when it was),
@@ -128,13 +181,22 @@ impl Encoder for UiMessageEncoder {
         frames
     }
 
-    fn finish(&mut self, _completion: &Completion) -> Vec<Bytes> {
+    fn finish(&mut self, completion: &Completion) -> Vec<Bytes> {
         self.text_open = false;
-        vec![
-            chunk(&json!({"type": "text-end", "id": self.text_id()})),
-            chunk(&json!({"type": "data-done", "data": self.ids.done()})),
-            sse_data("[DONE]"),
-        ]
+        let (proposals, citations, confidence) = self.extras.of(completion);
+        let mut frames = vec![chunk(&json!({"type": "text-end", "id": self.text_id()}))];
+        for mut p in proposals {
+            p["type"] = json!("data-action-proposal");
+            frames.push(chunk(&p));
+        }
+        if !citations.is_empty() {
+            frames.push(chunk(&json!({"type": "data-citations", "data": citations})));
+        }
+        frames.push(chunk(
+            &json!({"type": "data-done", "data": self.ids.done(confidence)}),
+        ));
+        frames.push(sse_data("[DONE]"));
+        frames
     }
 
     fn error(&mut self, message: &str) -> Vec<Bytes> {
@@ -151,11 +213,21 @@ impl Encoder for UiMessageEncoder {
 #[derive(Debug, Clone)]
 pub struct LegacyWidgetEncoder {
     ids: TurnIds,
+    extras: Extras,
 }
 
 impl LegacyWidgetEncoder {
     pub fn new(ids: TurnIds) -> Self {
-        Self { ids }
+        Self {
+            ids,
+            extras: Extras::default(),
+        }
+    }
+
+    /// The same stream with the turn's proposals, citations and confidence.
+    #[must_use]
+    pub fn with_extras(self, extras: Extras) -> Self {
+        Self { extras, ..self }
     }
 }
 
@@ -171,8 +243,17 @@ impl Encoder for LegacyWidgetEncoder {
         vec![sse_event("token", &json!(delta))]
     }
 
-    fn finish(&mut self, _completion: &Completion) -> Vec<Bytes> {
-        vec![sse_event("done", &self.ids.done())]
+    fn finish(&mut self, completion: &Completion) -> Vec<Bytes> {
+        let (proposals, citations, confidence) = self.extras.of(completion);
+        let mut frames: Vec<Bytes> = proposals
+            .iter()
+            .map(|p| sse_event("action_proposal", &p["data"]))
+            .collect();
+        if !citations.is_empty() {
+            frames.push(sse_event("citations", &Value::Array(citations)));
+        }
+        frames.push(sse_event("done", &self.ids.done(confidence)));
+        frames
     }
 
     fn error(&mut self, _message: &str) -> Vec<Bytes> {

@@ -32,7 +32,7 @@ pub mod upstream;
 pub use app::{TestApp, TestRequest, TestResponse, chunk_types};
 pub use deployment::Deployment;
 pub use samples::*;
-pub use upstream::{Behavior, MockUpstream, Seen};
+pub use upstream::{Behavior, MockUpstream, Seen, ToolReply};
 
 /// Declares the tests that run a function's real binary (named like the function) under
 /// a local Runtime API, on DynamoDB Local and a local Secrets Manager: it answers each of

@@ -89,10 +89,20 @@ enum Dialect {
     Anthropic,
 }
 
+/// What the mock answers when a request offers tools: text pieces, then one call of
+/// `name` with `arguments` (streamed in fragments), in the dialect's tool-call format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolReply {
+    pub pieces: Vec<String>,
+    pub name: String,
+    pub arguments: String,
+}
+
 #[derive(Clone)]
 struct MockState {
     dialect: Dialect,
     behavior: Arc<Mutex<Behavior>>,
+    tool_reply: Arc<Mutex<Option<ToolReply>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
     delay: Arc<Mutex<Duration>>,
     /// Responses whose stream was dropped before its last frame (the caller hung up).
@@ -142,6 +152,7 @@ impl MockUpstream {
         let state = MockState {
             dialect,
             behavior: Arc::new(Mutex::new(behavior)),
+            tool_reply: Arc::default(),
             seen: Arc::default(),
             delay: Arc::new(Mutex::new(Duration::from_millis(5))),
             cut: Arc::default(),
@@ -164,6 +175,14 @@ impl MockUpstream {
     pub fn set_behavior(&self, behavior: Behavior) {
         if let Ok(mut b) = self.state.behavior.lock() {
             *b = behavior;
+        }
+    }
+
+    /// How to answer requests that offer tools (a model calls tools only when offered);
+    /// `None` answers them like any other.
+    pub fn set_tool_reply(&self, reply: Option<ToolReply>) {
+        if let Ok(mut r) = self.state.tool_reply.lock() {
+            *r = reply;
         }
     }
 
@@ -254,7 +273,19 @@ fn error_response(status: u16, body: Value) -> Response {
 
 /// Records the request, then answers as the behaviour says in the mock's dialect.
 async fn answer(State(state): State<MockState>, headers: http::HeaderMap, body: Bytes) -> Response {
-    let (pieces, ending) = match record(&state, &headers, &body) {
+    let behavior = record(&state, &headers, &body);
+    let offers_tools = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .is_some_and(|b| b["tools"].as_array().is_some_and(|t| !t.is_empty()));
+    let tool_reply = state.tool_reply.lock().ok().and_then(|r| r.clone());
+    if let Some(reply) = tool_reply.filter(|_| offers_tools) {
+        let frames = match state.dialect {
+            Dialect::OpenAi => openai_tool_frames(&reply),
+            Dialect::Anthropic => anthropic_tool_frames(&reply),
+        };
+        return sse(frames, &state, Ending::Finish);
+    }
+    let (pieces, ending) = match behavior {
         Behavior::Fail(status, msg) => return refusal(state.dialect, status, &msg),
         Behavior::RefuseLarge(status, size) => {
             return refusal(state.dialect, status, &"x".repeat(size));
@@ -343,6 +374,102 @@ fn openai_frames(pieces: &[String], ending: Ending) -> Vec<String> {
         }
         Ending::Reset | Ending::Stall | Ending::Malformed => {}
     }
+    frames
+}
+
+/// The arguments in three fragments, as providers stream them.
+fn fragments(arguments: &str) -> Vec<String> {
+    let chars: Vec<char> = arguments.chars().collect();
+    let third = chars.len().div_ceil(3).max(1);
+    chars.chunks(third).map(|c| c.iter().collect()).collect()
+}
+
+/// Chat completions chunks of a reply with text, then one streamed tool call: the first
+/// tool-call delta carries the id and name, the next ones argument fragments; it finishes
+/// with `tool_calls`.
+fn openai_tool_frames(reply: &ToolReply) -> Vec<String> {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
+                   "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut frames = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    frames.extend(
+        reply
+            .pieces
+            .iter()
+            .map(|p| chunk(json!({"content": p}), Value::Null)),
+    );
+    frames.push(chunk(
+        json!({"tool_calls": [{"index": 0, "id": "call_mock1", "type": "function",
+                "function": {"name": reply.name, "arguments": ""}}]}),
+        Value::Null,
+    ));
+    for f in fragments(&reply.arguments) {
+        frames.push(chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": f}}]}),
+            Value::Null,
+        ));
+    }
+    frames.push(chunk(json!({}), json!("tool_calls")));
+    frames.push(format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
+               "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 9}})
+    ));
+    frames.push("data: [DONE]\n\n".to_owned());
+    frames
+}
+
+/// Messages API events of a reply with a text block, then a `tool_use` block whose input
+/// arrives as `input_json_delta` fragments; it stops with `tool_use`.
+fn anthropic_tool_frames(reply: &ToolReply) -> Vec<String> {
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut frames = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            "role": "assistant", "content": [], "model": "mock", "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 13, "output_tokens": 1}}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+    ];
+    frames.extend(reply.pieces.iter().map(|p| {
+        ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
+    }));
+    frames.push(ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    frames.push(ev(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use",
+               "id": "toolu_mock1", "name": reply.name, "input": {}}}),
+    ));
+    for f in fragments(&reply.arguments) {
+        frames.push(ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": f}}),
+        ));
+    }
+    frames.push(ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 1}),
+    ));
+    frames.push(ev(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null},
+               "usage": {"output_tokens": 9}}),
+    ));
+    frames.push(ev("message_stop", json!({"type": "message_stop"})));
     frames
 }
 
