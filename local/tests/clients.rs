@@ -2,8 +2,9 @@
 //! (chat completions and the Responses API); the official `openai` Node SDK, the OpenAI
 //! Agents SDK and the Vercel AI SDK's default provider on the Responses API; the Vercel AI
 //! SDK's OpenAI provider on chat completions; the Vercel AI SDK's own chat transport and UI
-//! message stream reader on the widget endpoint; and a real Chromium on the public-link
-//! chat page (with the AI SDK reading its stream). This test serves the API on a free port
+//! message stream reader on the widget endpoint (text, action proposals and citations);
+//! and a real Chromium on the public-link chat page (with the AI SDK reading its stream)
+//! and on a site embedding the widget launcher from another origin. This test serves the API on a free port
 //! in front of mock upstreams (OpenAI and Anthropic wire formats), then runs each client
 //! suite (`tests/clients/`) against it. `scripts/setup.sh` installs the pinned client
 //! libraries; `scripts/test.sh` runs it first.
@@ -245,4 +246,80 @@ async fn a_real_browser_chats_through_a_public_link() {
     let what = "public link page in Chromium";
     node_suite("links-page.test.mjs", "playwright-core", envs, what).await;
     assert!(shots.join("public-link-chat.png").exists());
+}
+
+const HELP: &str = "# Returns\n\nRefunds are issued within 14 days of receiving the returned parcel.\n\n\
+    # Shipping\n\nParcels leave the Lyon warehouse every weekday.";
+const LAUNCHER_PIECES: [&str; 3] = ["Refunds are issued ", "within 14 days ", "[1]."];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_uses_the_launcher_from_another_site() {
+    use agentgate_shared::knowledge::Document;
+    use agentgate_shared::testing::ToolReply;
+    let openai = MockUpstream::openai(Behavior::Reply(vec!["unused".into()])).await;
+    openai.set_tool_reply(Some(ToolReply {
+        pieces: LAUNCHER_PIECES.map(String::from).to_vec(),
+        name: "book_demo".into(),
+        arguments: r#"{"day":"tue"}"#.into(),
+    }));
+    openai.set_delay(std::time::Duration::from_millis(30));
+    let data = testing::tempdir();
+    let state = testing::state(data.path(), testing::mock_providers(Some(&openai), None));
+    let patch = AssistantPatch {
+        name: Some("Shop helper".into()),
+        configurable: json!({
+            "type==agent/access_mode": "public_no_auth",
+            "type==agent/model": "openai:gpt-4o-mini",
+            "type==agent/welcome_message": WELCOME,
+            "type==agent/widget_color": "#0a7d5a",
+            "type==agent/actions": [{
+                "name": "book_demo", "label": "Book a demo", "description": "Books a demo call",
+                "kind": "form", "executionMode": "confirm",
+                "parameters": {"type": "object", "properties": {"day": {"type": "string"}}, "required": ["day"]}
+            }],
+        })
+        .as_object()
+        .cloned()
+        .unwrap(),
+    };
+    let a = Assistant::create(UserId::parse("owner").unwrap(), &patch, 0).unwrap();
+    state.store.create_assistant(&a).await.unwrap();
+    let doc = Document::create(
+        a.id.clone(),
+        "Help centre",
+        Some("https://shop.example.com/help"),
+        HELP,
+        0,
+    )
+    .unwrap();
+    state.store.put_document(&doc).await.unwrap();
+    let with_docs = a.with_knowledge(1, 1);
+    state.store.update_assistant(&a, &with_docs).await.unwrap();
+    let (addr, _) = common::serve(state).await;
+    let shots = root().join("target/test-output");
+    let envs = vec![
+        (
+            "AGENTGATE_BASE_URL",
+            format!("http://127.0.0.1:{}", addr.port()),
+        ),
+        ("AGENTGATE_LAUNCHER_BOT", a.id.to_string()),
+        ("AGENTGATE_EXPECTED_TEXT", LAUNCHER_PIECES.concat()),
+        ("AGENTGATE_WELCOME", WELCOME.into()),
+        ("AGENTGATE_SCREENSHOTS", shots.display().to_string()),
+    ];
+    let what = "widget launcher in Chromium";
+    node_suite("widget-launcher.test.mjs", "playwright-core", envs, what).await;
+    assert!(shots.join("widget-launcher.png").exists());
+    // The browser's second turn continued the first conversation: its model saw the first
+    // question, the reply and the confirmed action's outcome.
+    let last = openai.seen().last().unwrap().messages();
+    let texts: Vec<&str> = last.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(texts.contains(&"How long do refunds take?"), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("[action result]") && t.contains("success")),
+        "{texts:?}"
+    );
+    assert_eq!(texts.last(), Some(&"Thanks, and after that?"));
 }

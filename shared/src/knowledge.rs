@@ -311,11 +311,14 @@ impl Index {
 /// Most assistants whose index an instance keeps.
 const MAX_INDEXES: usize = 64;
 
+/// An index and the knowledge version it was built from.
+type Built = (String, Arc<Index>);
+
 /// The indexes a warm instance built, by assistant and knowledge version.
 #[derive(Clone)]
 pub struct Indexes {
     store: Arc<dyn Store>,
-    built: Arc<Mutex<HashMap<AssistantId, (String, Arc<Index>)>>>,
+    built: Arc<Mutex<HashMap<AssistantId, Built>>>,
 }
 
 impl std::fmt::Debug for Indexes {

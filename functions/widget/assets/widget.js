@@ -43,7 +43,7 @@
     li.user { align-self: flex-end; background: var(--accent); color: #fff; }
     li.assistant { align-self: flex-start; background: #f0f0f3; }
     li.card { align-self: stretch; max-width: none; background: #fff; border: 1px solid #ccd; }
-    .card strong { display: block; }
+    .card strong { display: block; font-weight: 600; }
     .card .buttons { display: flex; gap: 8px; margin-top: 6px; }
     .card button, form button { border: 0; border-radius: 6px; padding: 6px 12px; background: var(--accent); color: #fff; cursor: pointer; }
     .card button.secondary { background: #e4e4ea; color: #1c1c1c; }

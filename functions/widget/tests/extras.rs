@@ -481,7 +481,12 @@ async fn uploads_are_checked() {
         .via(agentgate_assistants::router)
         .send()
         .await;
-    assert_eq!(patch.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", patch.text);
+    assert_eq!(
+        patch.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        patch.text
+    );
     assert!(patch.detail().contains("documents API"), "{}", patch.text);
 }
 
