@@ -2,7 +2,8 @@
 //! mock Bedrock runtime, which speaks the service's event-stream wire format, through the
 //! native SSE, OpenAI-compatible and widget families; what the mock received; throttling,
 //! missing model access and a mid-stream exception in each family's error shape; and the
-//! `agentgate` binary picking Bedrock up from the standard AWS environment.
+//! `agentgate` binary picking Bedrock up from the standard AWS environment; a widget
+//! action offered as a Converse tool and its `toolUse` call proposed.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -23,6 +24,8 @@ struct Setup {
     mock: MockBedrock,
     token_assistant: String,
     widget_assistant: String,
+    /// The owner's JWT.
+    jwt: String,
     _dir: tempfile::TempDir,
 }
 
@@ -52,6 +55,7 @@ async fn setup() -> Setup {
         mock,
         token_assistant,
         widget_assistant,
+        jwt,
         _dir: dir,
     }
 }
@@ -86,6 +90,46 @@ fn widget(s: &Setup) -> reqwest::RequestBuilder {
             &json!({"botPublicId": s.widget_assistant, "visitorId": "visitor-b",
                       "conversationId": null, "message": "hi"}),
         )
+}
+
+#[tokio::test]
+async fn a_converse_tool_use_becomes_a_widget_action_proposal() {
+    let s = setup().await;
+    let resp = reqwest::Client::new()
+            .patch(format!("{}/assistants/{}", s.base, s.widget_assistant))
+            .bearer_auth(&s.jwt)
+            .json(&json!({"config": {"configurable": {"type==agent/actions": [{
+                "name": "open_pricing", "label": "Open pricing", "description": "Opens the pricing page",
+                "kind": "open_url", "executionMode": "confirm",
+                "parameters": {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}
+            }]}}}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    s.mock.set_behavior(BedrockBehavior::ToolCall {
+        pieces: vec!["Here it is.".into()],
+        name: "open_pricing".into(),
+        arguments: r#"{"url":"https://shop.example.com/pricing"}"#.into(),
+    });
+    let text = widget(&s).send().await.unwrap().text().await.unwrap();
+    let chunks = testing::app::parse_sse(&text);
+    let proposal = chunks
+        .iter()
+        .filter(|e| e.data != "[DONE]")
+        .map(|e| e.json())
+        .find(|c| c["type"] == "data-action-proposal")
+        .unwrap_or_else(|| panic!("no proposal in {text}"));
+    assert_eq!(proposal["data"]["actionId"], "open_pricing");
+    assert_eq!(
+        proposal["data"]["params"]["url"],
+        "https://shop.example.com/pricing"
+    );
+    // Converse received the action as a tool with its JSON schema.
+    let seen = s.mock.seen();
+    let tool = &seen.last().unwrap().body["toolConfig"]["tools"][0]["toolSpec"];
+    assert_eq!(tool["name"], "open_pricing");
+    assert_eq!(tool["inputSchema"]["json"]["required"][0], "url");
 }
 
 fn texts(content: &Value) -> Vec<String> {

@@ -120,3 +120,29 @@ test('a visitor chats through the launcher on another site, confirms an action a
   if (shots) await page.screenshot({ path: join(shots, 'widget-launcher-reloaded.png') });
   assert.deepEqual(errors, []);
 });
+
+test('refusals are neutral notices in the panel', async () => {
+  const site = host ? `http://localhost:${host.address().port}/` : await hostPage();
+  browser ||= await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+  const page = await (await browser.newContext()).newPage();
+  let status = 429;
+  const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type, x-widget-version' };
+  await page.route('**/v1/public/chat', (route) =>
+    route.request().method() === 'OPTIONS'
+      ? route.fulfill({ status: 204, headers: cors })
+      : route.fulfill({ status, contentType: 'application/json', headers: { ...cors, 'retry-after': '60' },
+          body: JSON.stringify({ error: { code: status === 429 ? 'RATE_LIMITED' : 'PLAN_LIMIT_REACHED', message: 'no' } }) }));
+  await page.goto(site);
+  await page.getByRole('button', { name: 'Open chat' }).click();
+  await page.getByLabel('Message').fill('Hello?');
+  await page.keyboard.press('Enter');
+  await page.getByRole('status').getByText('Too many messages for now').waitFor();
+  status = 402;
+  await page.getByLabel('Message').fill('Hello again?');
+  await page.keyboard.press('Enter');
+  await page.getByRole('status').getByText('The assistant is unavailable right now.').waitFor();
+  // Escape closes the panel and gives the focus back to the bubble.
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Open chat' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-agentgate-widget') !== null), true);
+});

@@ -624,3 +624,34 @@ async fn restricted_origins_apply_to_results_and_configuration() {
 fn uuid_like() -> String {
     "3f1c9a52-7b4e-4d2a-9c1e-5a8b6d0e2f47".into()
 }
+
+#[tokio::test]
+async fn each_visitor_reports_at_most_thirty_outcomes_an_hour() {
+    let app = app().await;
+    app.openai.set_tool_reply(tool_reply(r#"{"day":"tue"}"#));
+    let a = bot(
+        &app,
+        "openai:gpt-4o-mini",
+        json!({"type==agent/actions": book_demo()}),
+    )
+    .await;
+    let resp = chat(&app, &a, "v1", None, "Demo?", true).await;
+    let execution = resp.ui_chunks()[4]["data"]["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"visitorId": "v1", "status": "success"});
+    assert_eq!(
+        result(&app, &execution, body.clone()).await.status,
+        StatusCode::OK
+    );
+    // Every report counts, repeated ones too: 29 more are answered, the 31st is refused.
+    for _ in 1..30 {
+        result(&app, &execution, body.clone())
+            .await
+            .assert_error(409, "ALREADY_SETTLED");
+    }
+    let capped = result(&app, &execution, body).await;
+    capped.assert_error(429, "RATE_LIMITED");
+    assert!(capped.header("retry-after").parse::<u64>().unwrap() > 0);
+}

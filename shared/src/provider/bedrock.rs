@@ -17,9 +17,11 @@ use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput,
-    InferenceConfiguration, Message as BedrockMessage, StopReason, SystemContentBlock,
+    ContentBlock, ContentBlockDelta, ContentBlockStart, ConversationRole, ConverseStreamOutput,
+    InferenceConfiguration, Message as BedrockMessage, StopReason, SystemContentBlock, Tool,
+    ToolConfiguration, ToolInputSchema, ToolSpecification,
 };
+use aws_smithy_types::{Document, Number};
 use futures::StreamExt;
 
 use super::anthropic::CLIENT_CONTEXT;
@@ -129,11 +131,80 @@ pub fn inference(req: &ChatRequest) -> InferenceConfiguration {
         .build()
 }
 
+/// A JSON value as a Smithy document (what Converse takes a tool's input schema as).
+fn document(value: &serde_json::Value) -> Document {
+    use serde_json::Value;
+    match value {
+        Value::Null => Document::Null,
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Number(n) => Document::Number(if let Some(u) = n.as_u64() {
+            Number::PosInt(u)
+        } else if let Some(i) = n.as_i64() {
+            Number::NegInt(i)
+        } else {
+            Number::Float(n.as_f64().unwrap_or_default())
+        }),
+        Value::String(s) => Document::String(s.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(document).collect()),
+        Value::Object(map) => {
+            Document::Object(map.iter().map(|(k, v)| (k.clone(), document(v))).collect())
+        }
+    }
+}
+
+/// The tools a request offers, as Converse's tool configuration (`None` when it offers
+/// none).
+pub fn tool_config(req: &ChatRequest) -> Result<Option<ToolConfiguration>, ProviderError> {
+    if req.tools.is_empty() {
+        return Ok(None);
+    }
+    let tools = req
+        .tools
+        .iter()
+        .map(|t| {
+            ToolSpecification::builder()
+                .name(&t.name)
+                .description(&t.description)
+                .input_schema(ToolInputSchema::Json(document(&t.parameters)))
+                .build()
+                .map(Tool::ToolSpec)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ProviderError::Protocol(e.to_string()))?;
+    ToolConfiguration::builder()
+        .set_tools(Some(tools))
+        .build()
+        .map(Some)
+        .map_err(|e| ProviderError::Protocol(e.to_string()))
+}
+
+/// The block index of a streamed block, as the tool call it belongs to.
+fn block(index: i32) -> u32 {
+    u32::try_from(index).unwrap_or(0)
+}
+
 /// One streamed event as provider events.
 fn map_event(event: ConverseStreamOutput) -> Vec<ProviderEvent> {
     match event {
+        // A tool call opens its own block with its id and name; its input follows as
+        // `toolUse` deltas of JSON text.
+        ConverseStreamOutput::ContentBlockStart(s) => match s.start {
+            Some(ContentBlockStart::ToolUse(t)) => vec![ProviderEvent::ToolCallPart {
+                index: block(s.content_block_index),
+                id: Some(t.tool_use_id),
+                name: Some(t.name),
+                arguments: String::new(),
+            }],
+            _ => Vec::new(),
+        },
         ConverseStreamOutput::ContentBlockDelta(d) => match d.delta {
             Some(ContentBlockDelta::Text(t)) if !t.is_empty() => vec![ProviderEvent::Delta(t)],
+            Some(ContentBlockDelta::ToolUse(t)) => vec![ProviderEvent::ToolCallPart {
+                index: block(d.content_block_index),
+                id: None,
+                name: None,
+                arguments: t.input,
+            }],
             _ => Vec::new(),
         },
         ConverseStreamOutput::MessageStop(stop) => {
@@ -171,7 +242,7 @@ fn start_error(model: &str, err: SdkError<ConverseStreamError, HttpResponse>) ->
             ConverseStreamError::AccessDeniedException(e) => ProviderError::ModelAccess(format!(
                 "Amazon Bedrock refused model {model}: {}. Enable access to this model in the \
                  Bedrock console (Model access) in this region, and list it in the template's \
-                 BedrockModels parameter so the function may invoke it",
+                 BedrockModelArns parameter so the function may invoke it",
                 message(e)
             )),
             ConverseStreamError::ResourceNotFoundException(e) => {
@@ -233,7 +304,8 @@ impl Provider for BedrockProvider {
             .converse_stream()
             .model_id(&request.model)
             .set_messages(Some(messages(&request)?))
-            .inference_config(inference(&request));
+            .inference_config(inference(&request))
+            .set_tool_config(tool_config(&request)?);
         if let Some(system) = &request.system {
             call = call.system(SystemContentBlock::Text(system.clone()));
         }

@@ -26,6 +26,13 @@ pub enum BedrockBehavior {
     /// Streams these deltas, then an exception frame of this type
     /// (`modelStreamErrorException`, `throttlingException`...).
     BreakAfter(Vec<String>, &'static str),
+    /// Streams these text deltas, then one `toolUse` block calling `name` with
+    /// `arguments` (in fragments), and stops with `tool_use`.
+    ToolCall {
+        pieces: Vec<String>,
+        name: String,
+        arguments: String,
+    },
 }
 
 /// One request the mock received.
@@ -187,6 +194,11 @@ async fn converse_stream(
         }
         BedrockBehavior::Reply(p) => (p, None),
         BedrockBehavior::BreakAfter(p, kind) => (p, Some(kind)),
+        BedrockBehavior::ToolCall {
+            pieces,
+            name,
+            arguments,
+        } => return respond(tool_frames(&pieces, &name, &arguments)),
     };
     let mut frames = vec![
         frame(
@@ -228,6 +240,11 @@ async fn converse_stream(
             ));
         }
     }
+    respond(frames)
+}
+
+/// The frames as an event-stream response, a little apart.
+fn respond(frames: Vec<Bytes>) -> Response {
     let stream = futures::stream::iter(frames).then(|f| async move {
         tokio::time::sleep(Duration::from_millis(2)).await;
         Ok::<_, std::convert::Infallible>(f)
@@ -237,4 +254,55 @@ async fn converse_stream(
         .header("x-amzn-requestid", "mock-request-id")
         .body(Body::from_stream(stream))
         .unwrap_or_default()
+}
+
+/// A reply with text in block 0, then a tool call in block 1: `contentBlockStart` with the
+/// `toolUse` id and name, its input as `toolUse` deltas, `messageStop` with `tool_use`.
+fn tool_frames(pieces: &[String], name: &str, arguments: &str) -> Vec<Bytes> {
+    let mut frames = vec![frame(
+        "event",
+        "messageStart",
+        &json!({"role": "assistant"}),
+    )];
+    frames.extend(pieces.iter().map(|p| {
+        frame(
+            "event",
+            "contentBlockDelta",
+            &json!({"contentBlockIndex": 0, "delta": {"text": p}}),
+        )
+    }));
+    frames.push(frame(
+        "event",
+        "contentBlockStop",
+        &json!({"contentBlockIndex": 0}),
+    ));
+    frames.push(frame(
+        "event",
+        "contentBlockStart",
+        &json!({"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "tooluse_mock1", "name": name}}}),
+    ));
+    let chars: Vec<char> = arguments.chars().collect();
+    for piece in chars.chunks(chars.len().div_ceil(3).max(1)) {
+        frames.push(frame(
+            "event",
+            "contentBlockDelta",
+            &json!({"contentBlockIndex": 1, "delta": {"toolUse": {"input": piece.iter().collect::<String>()}}}),
+        ));
+    }
+    frames.push(frame(
+        "event",
+        "contentBlockStop",
+        &json!({"contentBlockIndex": 1}),
+    ));
+    frames.push(frame(
+        "event",
+        "messageStop",
+        &json!({"stopReason": "tool_use"}),
+    ));
+    frames.push(frame(
+        "event",
+        "metadata",
+        &json!({"usage": {"inputTokens": 21, "outputTokens": 9, "totalTokens": 30}, "metrics": {"latencyMs": 12}}),
+    ));
+    frames
 }
