@@ -242,6 +242,8 @@ fn tokens(text: &str) -> HashSet<String> {
 pub struct Index {
     engine: SearchEngine<usize>,
     passages: Vec<Passage>,
+    /// The passages' text, in bytes: what the instance's index budget counts.
+    bytes: usize,
 }
 
 impl std::fmt::Debug for Index {
@@ -271,7 +273,12 @@ impl Index {
             .enumerate()
             .map(|(i, p)| bm25::Document::new(i, format!("{}\n{}", p.title, p.text)));
         let engine = SearchEngineBuilder::<usize>::with_documents(Language::English, docs).build();
-        Self { engine, passages }
+        let bytes = passages.iter().map(|p| p.text.len()).sum();
+        Self {
+            engine,
+            passages,
+            bytes,
+        }
     }
 
     /// The best passages for `query` and the turn's confidence.
@@ -310,6 +317,10 @@ impl Index {
 
 /// Most assistants whose index an instance keeps.
 const MAX_INDEXES: usize = 64;
+/// Most passage text an instance keeps indexed, in bytes (an index costs a few times its
+/// text): a function instance serving many large knowledge bases rebuilds rather than
+/// grows.
+const MAX_INDEXED_BYTES: usize = 16 * 1024 * 1024;
 
 /// An index and the knowledge version it was built from.
 type Built = (String, Arc<Index>);
@@ -355,7 +366,8 @@ impl Indexes {
                 let documents = self.store.documents(&assistant.id).await?;
                 let index = Arc::new(Index::build(&documents));
                 if let Ok(mut b) = self.built.lock() {
-                    if b.len() >= MAX_INDEXES {
+                    let held: usize = b.values().map(|(_, i)| i.bytes).sum();
+                    if b.len() >= MAX_INDEXES || held + index.bytes > MAX_INDEXED_BYTES {
                         b.clear();
                     }
                     b.insert(assistant.id.clone(), (version.to_owned(), index.clone()));

@@ -92,7 +92,9 @@ pub async fn result(
     };
     let key = ThreadKey::widget(&note.assistant, &visitor, &note.conversation);
     let message = StoredMessage {
-        message: Message::new(Role::System, note.outcome_note()),
+        // The visitor's report, so a user turn: its `output` is the visitor's words and
+        // must never gain the standing of the owner's instructions.
+        message: Message::new(Role::Human, note.outcome_note()),
         run_id: RunId::mint(),
         created_at: state.clock.now_ms(),
     };
