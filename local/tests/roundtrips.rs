@@ -138,12 +138,13 @@ async fn public_turns_wait_for_few_store_round_trips() {
     let url = format!("{}/api/public/sessions/{token}", b.base);
     let session = common::answer(http.post(url)).await;
     let session = session["session_token"].as_str().unwrap().to_owned();
+    // The chat page names its conversation on every turn, as the widget does.
     report.push((
         "links",
-        second_turn(&b, |_| {
+        second_turn(&b, |conversation| {
             http.post(format!("{}/api/public/chat/{token}", b.base))
                 .bearer_auth(&session)
-                .json(&json!({"message": "hi"}))
+                .json(&json!({"message": "hi", "conversation_id": conversation}))
         })
         .await,
     ));
@@ -178,14 +179,14 @@ async fn public_turns_wait_for_few_store_round_trips() {
             ("openai (stream)", 2, 8),
             ("openai", 2, 8),
             ("widget", 2, 10),
-            // Guess counter, link and session at once; caps and the session's
-            // conversations; history, budget and memory; the link's own reads before the
-            // turn's keep it at four (was eight).
-            ("links", 4, 13),
+            // The session and the guess counter at once (the link is cached like the
+            // assistant); then the caps, the session's conversations and the named
+            // conversation's history, budget and memory at once (was eight, then four).
+            ("links", 2, 11),
         ]
     );
     // A warm instance reads neither the assistant nor the token again (the links family
-    // reads its link, session and conversations by design).
+    // reads its session and conversations by design).
     for (family, r) in report.iter().filter(|(f, _)| *f != "links") {
         let gets = r.ops.iter().filter(|op| op.as_str() == "GetItem").count();
         assert!(gets <= 1, "{family}: {:?}", r.ops);

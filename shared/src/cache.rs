@@ -1,7 +1,8 @@
-//! Assistants and public-token lookups kept for a few seconds per warm instance.
+//! Assistants, public-token lookups and public links kept for a few seconds per warm
+//! instance.
 //!
 //! Every public turn starts by finding its assistant (and, on the OpenAI-compatible
-//! family, the assistant its token opens). On DynamoDB each lookup is a network round trip
+//! family, the assistant its token opens; on the links family, the link its token opens). On DynamoDB each lookup is a network round trip
 //! added to the time to first token, and the answer almost never changes between two
 //! turns, so a warm instance keeps what it read for `AGENTGATE_ASSISTANT_CACHE_SECS`
 //! (5 by default, 0 to read every time).
@@ -10,8 +11,9 @@
 //! where every family shares one cache) is seen at once, because the write forgets the
 //! entry. On Lambda the owner API runs in another function, so another function's warm
 //! instance may serve the previous configuration, or accept a rotated-out token, for at
-//! most that many seconds after the change. Absent assistants and unknown tokens are
-//! never cached: a new assistant answers at once, and guessing cannot fill the cache.
+//! most that many seconds after the change (a link disabled or deleted through the owner API
+//! likewise). Sessions are never cached: ending one takes effect at once. Absent
+//! assistants, links and unknown tokens are never cached: a new assistant answers at once, and guessing cannot fill the cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::AssistantId;
+use crate::domain::link::PublicLink;
 use crate::domain::token::TokenDigest;
 use crate::ports::{Store, StoreError};
 
@@ -84,6 +87,7 @@ pub struct Assistants {
     ttl: Duration,
     by_id: Arc<Map<AssistantId, Assistant>>,
     by_token: Arc<Map<TokenDigest, AssistantId>>,
+    links: Arc<Map<TokenDigest, PublicLink>>,
 }
 
 impl std::fmt::Debug for Assistants {
@@ -101,7 +105,22 @@ impl Assistants {
             ttl,
             by_id: Arc::new(Map::new()),
             by_token: Arc::new(Map::new()),
+            links: Arc::new(Map::new()),
         }
+    }
+
+    /// The public link a token digest opens, from the cache while its entry is fresh.
+    pub async fn link_by_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<PublicLink>, StoreError> {
+        self.through(&self.links, digest, self.store.find_link_by_token(digest))
+            .await
+    }
+
+    /// Drops what is cached of `assistant`'s links (after its owner changed one here).
+    pub fn forget_links(&self, assistant: &AssistantId) {
+        self.links.forget_where(|_, l| &l.assistant == assistant);
     }
 
     /// The assistant `id`, from the cache while its entry is fresh.
@@ -147,6 +166,7 @@ impl Assistants {
     pub fn forget(&self, id: &AssistantId) {
         self.by_id.forget_where(|k, _| k == id);
         self.by_token.forget_where(|_, v| v == id);
+        self.forget_links(id);
     }
 }
 
@@ -219,6 +239,32 @@ mod tests {
         let d = renamed(&c, "fourth");
         store.update_assistant(&c, &d).await.unwrap();
         assert_eq!(uncached.get(&a.id).await.unwrap().unwrap().name, "fourth");
+    }
+
+    #[tokio::test]
+    async fn links_are_kept_until_their_owner_changes_one_here() {
+        use crate::domain::link::{LinkSettings, PublicLink};
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path(), Arc::new(SystemClock)).unwrap());
+        let cache = Assistants::new(store.clone(), Duration::from_secs(60));
+        let a = assistant("linked");
+        let digest = TokenDigest::of("link_cache_token_0123456789");
+        assert!(
+            cache.link_by_token(&digest).await.unwrap().is_none(),
+            "unknown"
+        );
+        let link = PublicLink::new(&a.id, &a.owner, digest.clone(), LinkSettings::default(), 0);
+        store.create_link(&link).await.unwrap();
+        assert_eq!(
+            cache.link_by_token(&digest).await.unwrap(),
+            Some(link.clone())
+        );
+        store.delete_link(&link).await.unwrap();
+        // Another instance's deletion is seen once the entry expires; this one's at once.
+        assert!(cache.link_by_token(&digest).await.unwrap().is_some());
+        cache.forget_links(&a.id);
+        assert!(cache.link_by_token(&digest).await.unwrap().is_none());
     }
 
     #[test]

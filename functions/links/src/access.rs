@@ -1,8 +1,9 @@
 //! Who may use a link: the link a path token opens (and whether it still serves), and the
 //! session a bearer token names, as an extractor that runs before the body is read.
 //!
-//! Every public request reads the link again, so disabling or deleting a link stops all of
-//! its sessions at once; a session only works on the link that minted it.
+//! Every public request checks the link again, so disabling or deleting a link stops all
+//! of its sessions (at once on this instance, within the assistant cache window on others,
+//! see `agentgate_shared::cache`); a session only works on the link that minted it.
 
 use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::link::{
@@ -65,7 +66,7 @@ async fn open_link(
     let now = state.clock.now_secs();
     let lookup = async {
         Ok::<_, LinksError>(match PublicToken::parse_presented(token) {
-            Ok(token) => state.store.find_link_by_token(&token.digest()).await?,
+            Ok(token) => state.assistants.link_by_token(&token.digest()).await?,
             Err(_) => None,
         })
     };

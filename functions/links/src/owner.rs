@@ -135,6 +135,7 @@ pub async fn update(
     check_mail(&state, &settings)?;
     let next = link.with_settings(settings, state.clock.now_ms());
     state.store.update_link(&link, &next).await?;
+    state.assistants.forget_links(&link.assistant);
     Ok(Json(next.to_json()))
 }
 
@@ -147,5 +148,6 @@ pub async fn delete(
 ) -> Result<StatusCode, LinksError> {
     let link = owned_link(&state, &user, &name, &id).await?;
     state.store.delete_link(&link).await?;
+    state.assistants.forget_links(&link.assistant);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -191,32 +191,42 @@ pub async fn chat(
         ip,
     ));
     caps.extend(ratelimit::public_caps(&state.settings, &assistant.id, None));
-    // The caps are counted while the session's conversations are read.
+    // The caps are counted while the session's conversations are read and, when the
+    // request names a conversation (the chat page always does), while that conversation's
+    // history, the budget and the memory are read too: one round trip. The thread key holds
+    // the session's subject, so a conversation that is not the session's reads nothing,
+    // and it is dropped below anyway.
     let visitor = session.visitor();
+    let memory = session
+        .memory_key()
+        .and_then(|k| memory::scope(&assistant, k));
+    let text = vec![Message::new(Role::Human, text)];
     let admission = async {
         let now = state.clock.now_secs();
         Ok::<_, LinksError>(ratelimit::admit(state.store.as_ref(), &caps, now).await?)
     };
     let conversations = async { Ok::<_, LinksError>(state.store.conversations(&visitor).await?) };
-    let ((), mine) = tokio::try_join!(admission, conversations)?;
+    let named = asked.and_then(|id| ThreadId::parse(id).ok());
+    let early = async {
+        let Some(id) = &named else { return Ok(None) };
+        let turn = Turn::new(&assistant, session.thread(id, memory.clone()), text.clone()).public();
+        Ok::<_, LinksError>(Some(state.turns.prepare(turn).await?))
+    };
+    let ((), mine, early) = tokio::try_join!(admission, conversations, early)?;
 
     // Only the session's own conversations continue; any other id starts a new one.
-    let conversation = match asked {
-        Some(id) => mine.into_iter().find(|c| c.as_str() == id),
-        None => mine.last().cloned(),
+    let (conversation, prepared) = match (named, early) {
+        (Some(id), Some(prepared)) if mine.contains(&id) => (id, prepared),
+        _ => {
+            let conversation = match (asked, mine.last()) {
+                (None, Some(last)) => last.clone(),
+                _ => new_conversation(&state, &visitor).await?,
+            };
+            let key = session.thread(&conversation, memory);
+            let turn = Turn::new(&assistant, key, text).public();
+            (conversation, state.turns.prepare(turn).await?)
+        }
     };
-    let conversation = match conversation {
-        Some(c) => c,
-        None => new_conversation(&state, &visitor).await?,
-    };
-    let memory = session
-        .memory_key()
-        .and_then(|k| memory::scope(&assistant, k));
-    let key = session.thread(&conversation, memory);
-    // The history is read with the budget and the memory, in one round trip.
-    let input = vec![Message::new(Role::Human, text)];
-    let turn = Turn::new(&assistant, key, input).public();
-    let prepared = state.turns.prepare(turn).await?;
     let labels = StatusLabels::new(prepared.continues());
     let started = prepared.start().await?;
     let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());

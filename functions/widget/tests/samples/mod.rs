@@ -3,7 +3,7 @@
 
 use agentgate_shared::testing::TestResponse;
 
-pub const EVENTS: usize = 3;
+pub const EVENTS: usize = 5;
 
 pub fn check(name: &str, resp: &TestResponse) {
     assert_eq!(resp.header("access-control-allow-origin"), "*", "{name}");
@@ -20,6 +20,20 @@ pub fn check(name: &str, resp: &TestResponse) {
             assert_eq!(resp.status, 200, "{text}");
             assert!(text.starts_with("event: token\n"), "{text}");
             assert!(text.contains("event: done\n"), "{text}");
+        }
+        "config.json" => {
+            assert_eq!(resp.status, 200, "{text}");
+            let config = resp.json();
+            assert_eq!(
+                config["botPublicId"], "3f1c9a52-7b4e-4d2a-9c1e-5a8b6d0e2f47",
+                "{text}"
+            );
+            assert_eq!(config["citationsEnabled"], false, "{text}");
+        }
+        "launcher.json" => {
+            assert_eq!(resp.status, 200);
+            assert!(resp.header("content-type").starts_with("text/javascript"));
+            assert!(text.contains("attachShadow"));
         }
         other => panic!("no expectation for events/widget/{other}"),
     }
