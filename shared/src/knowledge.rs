@@ -230,12 +230,13 @@ impl Retrieved {
     }
 }
 
+/// The tokenizer the index uses, built once.
+static TOKENIZER: std::sync::LazyLock<bm25::DefaultTokenizer> =
+    std::sync::LazyLock::new(|| bm25::DefaultTokenizer::new(Language::English));
+
 /// The searchable words of `text`: lower-cased, stemmed, stop words removed.
 fn tokens(text: &str) -> HashSet<String> {
-    bm25::DefaultTokenizer::new(Language::English)
-        .tokenize(text)
-        .into_iter()
-        .collect()
+    TOKENIZER.tokenize(text).into_iter().collect()
 }
 
 /// One assistant's passages under BM25.

@@ -116,7 +116,7 @@ contract!(
 
 async fn documents_are_kept_per_assistant_with_their_passages(b: Backend) {
     let (a, other) = (AssistantId::mint(), AssistantId::mint());
-    // Large enough to need its passages across DynamoDB's item well above 64 KB.
+    // A document of about 110 KB is stored and read back whole, passages included.
     let text = "Refunds take fourteen days. ".repeat(4_000);
     let first = Document::create(
         a.clone(),

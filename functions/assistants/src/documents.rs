@@ -3,6 +3,7 @@
 //! so every warm widget instance rebuilds its index on its next turn (within the assistant
 //! cache window on other instances).
 
+use agentgate_shared::domain::ids::UserId;
 use agentgate_shared::failure::Fault;
 use agentgate_shared::http::{JsonObject, Owner, opt_str};
 use agentgate_shared::knowledge::{Document, MAX_DOCUMENTS};
@@ -19,11 +20,7 @@ use crate::handlers::{owned, retry_on_conflict};
 type OwnerJwt = Owner<AssistantsError>;
 
 /// Records the knowledge base's new size and version on the assistant.
-async fn bump(
-    state: &AppState,
-    owner: &agentgate_shared::domain::ids::UserId,
-    id: &str,
-) -> Result<(), AssistantsError> {
+async fn bump(state: &AppState, owner: &UserId, id: &str) -> Result<(), AssistantsError> {
     let assistant = owned(state, owner, id).await?;
     let count = state.store.documents(&assistant.id).await?.len();
     retry_on_conflict(state, owner, id, |current| {

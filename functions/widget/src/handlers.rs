@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use agentgate_shared::domain::action::Proposer;
+use agentgate_shared::domain::action::{Action, Proposer};
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::thread::ThreadKey;
@@ -117,11 +117,7 @@ pub async fn chat(
 /// Stores the turn's proposals with the transcript, before the final frame: a visitor who
 /// settles one the moment it appears finds it. Calls that name no action or break its
 /// schema are logged and dropped.
-fn record_proposals(
-    state: &AppState,
-    proposer: Proposer,
-    actions: Arc<Vec<agentgate_shared::domain::action::Action>>,
-) -> OnComplete {
+fn record_proposals(state: &AppState, proposer: Proposer, actions: Arc<Vec<Action>>) -> OnComplete {
     let store = state.store.clone();
     Box::new(move |completion| {
         Box::pin(async move {

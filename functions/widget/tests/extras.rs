@@ -67,6 +67,26 @@ async fn result(app: &TestApp, execution: &str, body: Value) -> TestResponse {
         .await
 }
 
+/// An OpenAI bot offering `book_demo`, after visitor `v1`'s turn in which the model called
+/// it: the bot, the proposal's execution id and the streamed reply.
+async fn proposed(app: &TestApp) -> (Assistant, String, TestResponse) {
+    app.openai.set_tool_reply(tool_reply(r#"{"day":"tue"}"#));
+    let a = bot(
+        app,
+        "openai:gpt-4o-mini",
+        json!({"type==agent/actions": book_demo()}),
+    )
+    .await;
+    let resp = chat(app, &a, "v1", None, "Demo?", true).await;
+    let chunks = resp.ui_chunks();
+    let proposal = chunks
+        .iter()
+        .find(|c| c["type"] == "data-action-proposal")
+        .unwrap_or_else(|| panic!("no proposal in {}", resp.text));
+    let execution = proposal["data"]["executionId"].as_str().unwrap().to_owned();
+    (a, execution, resp)
+}
+
 #[tokio::test]
 async fn an_openai_tool_call_becomes_a_proposal_the_visitor_settles_once() {
     let app = app().await;
@@ -271,19 +291,7 @@ async fn an_expired_proposal_cannot_be_settled() {
         .manual_clock()
         .start()
         .await;
-    app.openai.set_tool_reply(tool_reply(r#"{"day":"tue"}"#));
-    let a = bot(
-        &app,
-        "openai:gpt-4o-mini",
-        json!({"type==agent/actions": book_demo()}),
-    )
-    .await;
-    let resp = chat(&app, &a, "v1", None, "Demo?", true).await;
-    let chunks = resp.ui_chunks();
-    let execution = chunks[4]["data"]["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, execution, _) = proposed(&app).await;
     app.clock
         .as_ref()
         .unwrap()
@@ -628,18 +636,7 @@ fn uuid_like() -> String {
 #[tokio::test]
 async fn each_visitor_reports_at_most_thirty_outcomes_an_hour() {
     let app = app().await;
-    app.openai.set_tool_reply(tool_reply(r#"{"day":"tue"}"#));
-    let a = bot(
-        &app,
-        "openai:gpt-4o-mini",
-        json!({"type==agent/actions": book_demo()}),
-    )
-    .await;
-    let resp = chat(&app, &a, "v1", None, "Demo?", true).await;
-    let execution = resp.ui_chunks()[4]["data"]["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, execution, _) = proposed(&app).await;
     let body = json!({"visitorId": "v1", "status": "success"});
     assert_eq!(
         result(&app, &execution, body.clone()).await.status,

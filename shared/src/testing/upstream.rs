@@ -335,16 +335,28 @@ fn comments_forever(state: &MockState) -> Response {
         .unwrap_or_default()
 }
 
+/// One chat completions chunk carrying `delta` (and `finish_reason`).
+fn openai_chunk(delta: Value, finish: Value) -> String {
+    format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
+               "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    )
+}
+
+/// The usage chunk that ends a chat completions stream (`stream_options.include_usage`).
+fn openai_usage(prompt: Value, completion: Value) -> String {
+    format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
+               "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion}})
+    )
+}
+
 /// Chat completions chunks: a role chunk, one per piece, then either an in-stream error or
 /// the finish chunk, a usage chunk and `[DONE]`.
 fn openai_frames(pieces: &[String], ending: Ending) -> Vec<String> {
-    let chunk = |delta: Value, finish: Value| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
-                   "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    };
+    let chunk = openai_chunk;
     let mut frames = vec![chunk(
         json!({"role": "assistant", "content": ""}),
         Value::Null,
@@ -365,11 +377,7 @@ fn openai_frames(pieces: &[String], ending: Ending) -> Vec<String> {
                 _ => (json!(11), json!(pieces.len())),
             };
             frames.push(chunk(json!({}), json!("stop")));
-            frames.push(format!(
-                "data: {}\n\n",
-                json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
-                       "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion}})
-            ));
+            frames.push(openai_usage(prompt, completion));
             frames.push("data: [DONE]\n\n".to_owned());
         }
         Ending::Reset | Ending::Stall | Ending::Malformed => {}
@@ -388,13 +396,7 @@ fn fragments(arguments: &str) -> Vec<String> {
 /// tool-call delta carries the id and name, the next ones argument fragments; it finishes
 /// with `tool_calls`.
 fn openai_tool_frames(reply: &ToolReply) -> Vec<String> {
-    let chunk = |delta: Value, finish: Value| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
-                   "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    };
+    let chunk = openai_chunk;
     let mut frames = vec![chunk(
         json!({"role": "assistant", "content": ""}),
         Value::Null,
@@ -417,11 +419,7 @@ fn openai_tool_frames(reply: &ToolReply) -> Vec<String> {
         ));
     }
     frames.push(chunk(json!({}), json!("tool_calls")));
-    frames.push(format!(
-        "data: {}\n\n",
-        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": "mock",
-               "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 9}})
-    ));
+    frames.push(openai_usage(json!(11), json!(9)));
     frames.push("data: [DONE]\n\n".to_owned());
     frames
 }
