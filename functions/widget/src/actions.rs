@@ -2,7 +2,9 @@
 //! proposed action ended.
 //!
 //! Only the visitor it was proposed to may settle it, once, before it expires; each
-//! visitor may report at most [`RESULTS_PER_HOUR`] outcomes per bot per hour. The outcome
+//! visitor may report at most [`RESULTS_PER_HOUR`] outcomes per bot per hour. An execution
+//! id is a credential of sorts: ids that find nothing count as guesses of the caller's
+//! address, like wrong tokens. The outcome
 //! joins the conversation, so the next turn's model knows whether the visitor went ahead.
 
 use agentgate_shared::domain::action::{Execution, MAX_OUTPUT_BYTES, Outcome};
@@ -10,8 +12,8 @@ use agentgate_shared::domain::ids::RunId;
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::ratelimit::Cap;
 use agentgate_shared::domain::thread::{StoredMessage, ThreadKey};
-use agentgate_shared::http::{JsonObject, opt_str};
-use agentgate_shared::ratelimit;
+use agentgate_shared::http::{JsonObject, SourceIp, opt_str};
+use agentgate_shared::ratelimit::{self, Guesses};
 use agentgate_shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -30,6 +32,7 @@ pub const RESULTS_PER_HOUR: u64 = 30;
 pub async fn result(
     State(state): State<AppState>,
     Path(execution_id): Path<String>,
+    SourceIp(ip): SourceIp,
     PageOrigin(origin): PageOrigin,
     JsonObject(body, ..): JsonObject<WidgetError>,
 ) -> Result<Response, WidgetError> {
@@ -50,19 +53,22 @@ pub async fn result(
             "output is larger than {MAX_OUTPUT_BYTES} bytes"
         )));
     }
-    if !Execution::is_id(&execution_id) {
-        return Err(WidgetError::ExecutionNotFound);
-    }
     // Another visitor's execution is reported as absent, like an unknown id.
-    let execution = state
-        .store
-        .execution(&execution_id)
-        .await?
-        .filter(|e| e.visitor == visitor)
-        .ok_or(WidgetError::ExecutionNotFound)?;
+    let lookup = async {
+        if !Execution::is_id(&execution_id) {
+            return Ok(None);
+        }
+        Ok::<_, WidgetError>(state.store.execution(&execution_id).await?)
+    };
+    let store = state.store.as_ref();
+    let now = state.clock.now_secs();
+    let (guesses, found) = Guesses::check_while(store, &state.settings, ip, now, lookup).await?;
+    let Some(execution) = found.filter(|e| e.visitor == visitor) else {
+        guesses.failed(store).await?;
+        return Err(WidgetError::ExecutionNotFound);
+    };
     let assistant = bot::find(&state, Some(&execution.assistant)).await?;
     let origin = bot::allowed_origin(&assistant, origin)?;
-    let now = state.clock.now_secs();
     let cap = Cap::new(
         format!("widget-action:{}:{visitor}", assistant.id),
         RESULTS_PER_HOUR,

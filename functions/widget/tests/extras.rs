@@ -652,3 +652,32 @@ async fn each_visitor_reports_at_most_thirty_outcomes_an_hour() {
     capped.assert_error(429, "RATE_LIMITED");
     assert!(capped.header("retry-after").parse::<u64>().unwrap() > 0);
 }
+
+#[tokio::test]
+async fn guessing_execution_ids_is_throttled_per_address() {
+    let app = app().await;
+    let (_, execution, _) = proposed(&app).await;
+    let limit = app.state.settings.guesses_per_window;
+    let guess = |id: String| {
+        app.post(&format!("/v1/public/actions/{id}/result"))
+            .from_ip([198, 51, 100, 7])
+            .json(&json!({"visitorId": "v1", "status": "success"}))
+            .send()
+    };
+    for i in 0..limit {
+        guess(format!("exe_{i:032x}"))
+            .await
+            .assert_error(404, "NOT_FOUND");
+    }
+    // Past the limit the address is refused, its own proposal included; others are not.
+    guess(execution.clone())
+        .await
+        .assert_error(429, "RATE_LIMITED");
+    let ok = result(
+        &app,
+        &execution,
+        json!({"visitorId": "v1", "status": "success"}),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+}
