@@ -19,7 +19,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use bm25::{Language, SearchEngine, SearchEngineBuilder, Tokenizer};
+mod words;
+
+use bm25::{SearchEngine, SearchEngineBuilder, Tokenizer};
+
+/// How the index embeds tokens (the crate's default: 32-bit hashes).
+type TokenEmbedder = u32;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -230,18 +235,14 @@ impl Retrieved {
     }
 }
 
-/// The tokenizer the index uses, built once.
-static TOKENIZER: std::sync::LazyLock<bm25::DefaultTokenizer> =
-    std::sync::LazyLock::new(|| bm25::DefaultTokenizer::new(Language::English));
-
-/// The searchable words of `text`: lower-cased, stemmed, stop words removed.
+/// The searchable words of `text`, as the index sees them.
 fn tokens(text: &str) -> HashSet<String> {
-    TOKENIZER.tokenize(text).into_iter().collect()
+    words::Words.tokenize(text).into_iter().collect()
 }
 
 /// One assistant's passages under BM25.
 pub struct Index {
-    engine: SearchEngine<usize>,
+    engine: SearchEngine<usize, TokenEmbedder, words::Words>,
     passages: Vec<Passage>,
     /// The passages' text, in bytes: what the instance's index budget counts.
     bytes: usize,
@@ -273,7 +274,8 @@ impl Index {
             .iter()
             .enumerate()
             .map(|(i, p)| bm25::Document::new(i, format!("{}\n{}", p.title, p.text)));
-        let engine = SearchEngineBuilder::<usize>::with_documents(Language::English, docs).build();
+        let engine = SearchEngineBuilder::<usize, TokenEmbedder, words::Words>::with_tokenizer_and_documents(words::Words, docs)
+            .build();
         let bytes = passages.iter().map(|p| p.text.len()).sum();
         Self {
             engine,
