@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use crate::domain::action::{Execution, Outcome};
 use crate::domain::assistant::Assistant;
 use crate::domain::ids::{AssistantId, ThreadId, UserId};
+use crate::domain::knowledge::Document;
 use crate::domain::link::{EmailCode, LinkId, PublicLink, Session, VisitorKey};
 use crate::domain::memory::{Memory, MemoryKey};
 use crate::domain::response::{ResponseId, StoredResponse};
 use crate::domain::thread::{StoredMessage, ThreadKey};
 use crate::domain::token::TokenDigest;
-use crate::knowledge::Document;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::config::Pacing;
 use crate::domain::assistant::{Assistant, ModelRef};
 use crate::domain::message::{Message, Role};
+use crate::domain::tool::{MAX_TOOL_ARGUMENT_BYTES, MAX_TOOL_CALLS};
 use crate::ports::StoreError;
 use crate::provider::{
     ChatRequest, DEFAULT_MAX_TOKENS, EventStream, FinishReason, MAX_TOKENS_CEILING, ProviderError,
@@ -224,11 +225,6 @@ async fn accumulate(
     }
     (acc, None)
 }
-
-/// At most this many tool calls are kept from one reply (more are dropped).
-pub const MAX_TOOL_CALLS: usize = 4;
-/// Bound on one tool call's arguments.
-pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024;
 
 #[derive(Default)]
 struct Accumulator {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::Invalid;
 use super::ids::{AssistantId, ThreadId};
-use crate::provider::{ToolCall, ToolSpec};
+use super::tool::{MAX_TOOL_CALLS, ToolCall, ToolSpec};
 
 /// At most this many actions per assistant.
 pub const MAX_ACTIONS: usize = 16;
@@ -263,9 +263,7 @@ impl Proposer {
             assistant,
             visitor,
             conversation,
-            ids: (0..crate::run::MAX_TOOL_CALLS)
-                .map(|_| Execution::mint_id())
-                .collect(),
+            ids: (0..MAX_TOOL_CALLS).map(|_| Execution::mint_id()).collect(),
             expires_at: now_secs + PROPOSAL_TTL_SECS,
         }
     }

@@ -7,6 +7,7 @@
 pub mod action;
 pub mod assistant;
 pub mod ids;
+pub mod knowledge;
 pub mod link;
 pub mod memory;
 pub mod message;
@@ -15,6 +16,7 @@ pub mod response;
 pub mod thread;
 pub mod time;
 pub mod token;
+pub mod tool;
 
 /// A rule of the domain was broken by the caller's input. The message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

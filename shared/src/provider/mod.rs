@@ -20,6 +20,7 @@ use futures::Stream;
 
 use crate::domain::assistant::ModelRef;
 use crate::domain::message::Message;
+pub use crate::domain::tool::{ToolCall, ToolSpec};
 use crate::secret::SecretString;
 
 /// Hard ceiling on `max_tokens`: also the backstop when a client disconnect goes unnoticed.
@@ -40,22 +41,6 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// Tools the model may call instead of (or after) answering; empty for most turns.
     pub tools: Vec<ToolSpec>,
-}
-
-/// A tool offered to the model: its name, what it does, and a JSON schema of its arguments.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolSpec {
-    pub name: String,
-    pub description: String,
-    pub parameters: serde_json::Value,
-}
-
-/// A complete tool call from the model: its arguments as the JSON text the model wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolCall {
-    pub id: String,
-    pub name: String,
-    pub arguments: String,
 }
 
 impl ChatRequest {

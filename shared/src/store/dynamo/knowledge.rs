@@ -9,7 +9,7 @@ use super::errors::{classify, conditional};
 use super::items::{self, Item, TTL, corrupt, get_s, n, s};
 use crate::domain::action::{EXECUTION_RETENTION_SECS, Execution, Outcome};
 use crate::domain::ids::AssistantId;
-use crate::knowledge::Document;
+use crate::domain::knowledge::Document;
 use crate::ports::{ActionStore, KnowledgeStore, StoreError};
 
 /// Sort-key prefix of an assistant's documents (in the assistant's partition).

@@ -7,7 +7,7 @@ use rusqlite::params;
 use super::{SqliteStore, corrupt, exec, row};
 use crate::domain::action::{EXECUTION_RETENTION_SECS, Execution, Outcome};
 use crate::domain::ids::AssistantId;
-use crate::knowledge::Document;
+use crate::domain::knowledge::Document;
 use crate::ports::{ActionStore, KnowledgeStore, StoreError};
 
 pub(super) const SCHEMA: &str = "
