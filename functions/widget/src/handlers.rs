@@ -13,11 +13,14 @@ use agentgate_shared::ports::StoreError;
 use agentgate_shared::ratelimit;
 use agentgate_shared::run::{OnComplete, TurnOptions};
 use agentgate_shared::state::AppState;
-use agentgate_shared::stream::widget::{Extras, LegacyWidgetEncoder, TurnIds, UiMessageEncoder};
+use agentgate_shared::stream::widget::{
+    Extras, LegacyWidgetEncoder, Propose, TurnIds, UiMessageEncoder,
+};
 use agentgate_shared::turn::{History, Turn};
 use axum::extract::State;
 use axum::response::Response;
 use http::HeaderValue;
+use serde_json::json;
 
 use crate::WidgetError;
 use crate::bot;
@@ -97,7 +100,7 @@ pub async fn chat(
     let started = prepared.with_context(context).start().await?;
     let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
     let extras = Extras {
-        actions: proposer.map(|p| (p, actions)),
+        propose: proposer.map(|p| proposals(p, actions)),
         retrieved,
     };
     let resp = if modern {
@@ -112,6 +115,18 @@ pub async fn chat(
         sse_response(started.stream(LegacyWidgetEncoder::new(ids).with_extras(extras)))
     };
     Ok(bot::echo_origin(resp, origin))
+}
+
+/// The stream's proposals: the same plan the recorder stores, as `{id, data}` payloads.
+fn proposals(proposer: Proposer, actions: Arc<Vec<Action>>) -> Propose {
+    Arc::new(move |calls| {
+        proposer
+            .plan(&actions, calls)
+            .0
+            .iter()
+            .map(|e| json!({"id": e.id, "data": e.proposal()}))
+            .collect()
+    })
 }
 
 /// Stores the turn's proposals with the transcript, before the final frame: a visitor who

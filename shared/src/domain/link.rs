@@ -296,7 +296,8 @@ impl Session {
     /// The thread of one of this session's conversations; a verified email's threads feed
     /// its memory.
     pub fn thread(&self, conversation: &ThreadId, memory: Option<MemoryKey>) -> ThreadKey {
-        ThreadKey::link(&self.link, &self.subject.as_key(), conversation).with_memory(memory)
+        ThreadKey::link(self.link.as_str(), &self.subject.as_key(), conversation)
+            .with_memory(memory)
     }
 
     /// The memory of a verified email, shared by every link of the assistant.

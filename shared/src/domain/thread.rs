@@ -58,7 +58,7 @@ impl ThreadKey {
 
     /// A conversation of one subject (an anonymous session, or a verified email) of a
     /// public link.
-    pub fn link(link: &super::link::LinkId, subject: &str, conversation: &ThreadId) -> Self {
+    pub fn link(link: &str, subject: &str, conversation: &ThreadId) -> Self {
         Self::at(format!("link:{link}/{subject}/{}", conversation.as_str()))
     }
 

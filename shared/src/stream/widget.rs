@@ -20,15 +20,30 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{Completion, Encoder, sse_data, sse_event};
-use crate::domain::action::{Action, Proposer};
+use crate::domain::tool::ToolCall;
 use crate::knowledge::Retrieved;
 
-/// What a widget turn adds to its text: the actions it may propose and what its
+/// Turns a reply's tool calls into `{id, data}` proposal payloads (the widget's actions,
+/// checked against their schemas). A function handed in by the widget family, so that the
+/// schema checker is linked only where proposals exist, not into every function that
+/// streams a UI message.
+pub type Propose = Arc<dyn Fn(&[ToolCall]) -> Vec<Value> + Send + Sync>;
+
+/// What a widget turn adds to its text: the proposals its tool calls make and what its
 /// knowledge base retrieved.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Extras {
-    pub actions: Option<(Proposer, Arc<Vec<Action>>)>,
+    pub propose: Option<Propose>,
     pub retrieved: Option<Retrieved>,
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras")
+            .field("propose", &self.propose.is_some())
+            .field("retrieved", &self.retrieved)
+            .finish()
+    }
 }
 
 impl Extras {
@@ -37,16 +52,9 @@ impl Extras {
     /// retrieval confidence (`null` without a knowledge base).
     fn of(&self, completion: &Completion) -> (Vec<Value>, Vec<Value>, Value) {
         let proposals = self
-            .actions
+            .propose
             .as_ref()
-            .map(|(proposer, actions)| {
-                proposer
-                    .plan(actions, &completion.tool_calls)
-                    .0
-                    .iter()
-                    .map(|e| json!({"id": e.id, "data": e.proposal()}))
-                    .collect()
-            })
+            .map(|propose| propose(&completion.tool_calls))
             .unwrap_or_default();
         let citations = self
             .retrieved
