@@ -1,11 +1,11 @@
 //! The knowledge base: documents an owner uploads so the widget answers from them.
 //!
-//! A document (text or Markdown) is cut into passages of about [`CHUNK_CHARS`] characters
-//! when it is uploaded, and stored with them. Retrieval happens inside the function, with
-//! no search server: each warm instance builds a BM25 index (the `bm25` crate: English
-//! stemming and stop words) over all of an assistant's passages the first time a turn
-//! needs it, and keeps it until the assistant's knowledge version changes (every upload
-//! or deletion sets a new one). A few hundred passages index in milliseconds, which is
+//! A document (text or Markdown) is cut into passages when it is uploaded and stored with
+//! them ([`crate::domain::knowledge`]). Retrieval happens inside the function, with no
+//! search server: each warm instance builds a BM25 index (the `bm25` crate's ranking over
+//! `words`: English stop words dropped, endings folded) over all of an assistant's
+//! passages the first time a turn needs it, and keeps it until the assistant's knowledge
+//! version changes (every upload or deletion sets a new one). A few hundred passages index in milliseconds, which is
 //! the scale this is for.
 //!
 //! Each turn retrieves the best [`TOP_K`] passages for the visitor's message and hands
