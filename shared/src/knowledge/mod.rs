@@ -5,8 +5,8 @@
 //! search server: each warm instance builds a BM25 index (the `bm25` crate's ranking over
 //! `words`: English stop words dropped, endings folded) over all of an assistant's
 //! passages the first time a turn needs it, and keeps it until the assistant's knowledge
-//! version changes (every upload or deletion sets a new one). A few hundred passages index in milliseconds, which is
-//! the scale this is for.
+//! version changes (every upload or deletion sets a new one). A few hundred passages index
+//! in milliseconds, which is the scale this is for.
 //!
 //! Each turn retrieves the best [`TOP_K`] passages for the visitor's message and hands
 //! them to the model numbered `[1]`, `[2]`... with the instruction to cite by number.
