@@ -12,9 +12,11 @@
 //! them to the model numbered `[1]`, `[2]`... with the instruction to cite by number.
 //! The passages cited are the turn's citations; when a reply cites none, passages that
 //! most of the reply's words come from count as used. The turn's confidence is
-//! `coverage × s / (s + 1)`: `coverage` is the share of the message's searchable words
+//! `coverage × s / (s + 0.25)`: `coverage` is the share of the message's searchable words
 //! that the best passage contains and `s` its BM25 score, so a question the documents
-//! answer word for word scores near 1, a question they do not touch scores 0.
+//! answer word for word scores near 1, a question they do not touch scores 0. The score
+//! factor stays high even in a knowledge base of one or two passages, where BM25's term
+//! weights (which fall as a word appears in more passages) are small.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,8 @@ use crate::ports::{Store, StoreError};
 
 /// Passages given to the model per turn.
 pub const TOP_K: usize = 4;
+/// The BM25 score at which the confidence's score factor is one half.
+const SCORE_HALF: f64 = 0.25;
 /// Longest passage text sent back in a citation's `snippet`.
 pub const SNIPPET_CHARS: usize = 240;
 
@@ -198,7 +202,7 @@ impl Index {
             let coverage =
                 asked.iter().filter(|w| found.contains(*w)).count() as f64 / asked.len() as f64;
             let s = f64::from(best.score);
-            (coverage * s / (s + 1.0) * 100.0).round() / 100.0
+            (coverage * s / (s + SCORE_HALF) * 100.0).round() / 100.0
         });
         Retrieved { hits, confidence }
     }
@@ -274,6 +278,22 @@ mod tests {
 
     fn doc(title: &str, content: &str) -> Document {
         Document::create(AssistantId::mint(), title, None, content, 0).unwrap()
+    }
+
+    #[test]
+    fn a_one_passage_knowledge_base_still_answers_with_some_confidence() {
+        let index = Index::build(&[doc(
+            "Returns",
+            "Refunds are issued within 14 days of receiving the parcel.",
+        )]);
+        let r = index.search("How long do refunds take?");
+        // One of three searchable words ("long", "refund", "take") is in the passage.
+        assert!(
+            r.confidence > 0.15 && r.confidence <= 0.34,
+            "{}",
+            r.confidence
+        );
+        assert_eq!(index.search("Which planet is largest?").confidence, 0.0);
     }
 
     #[test]
