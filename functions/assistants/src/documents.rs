@@ -3,6 +3,7 @@
 //! so every warm widget instance rebuilds its index on its next turn (within the assistant
 //! cache window on other instances).
 
+use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::UserId;
 use agentgate_shared::failure::Fault;
 use agentgate_shared::http::{JsonObject, Owner, opt_str};
@@ -19,9 +20,14 @@ use crate::handlers::{owned, retry_on_conflict};
 
 type OwnerJwt = Owner<AssistantsError>;
 
-/// Records the knowledge base's new size and version on the assistant.
-async fn bump(state: &AppState, owner: &UserId, id: &str) -> Result<(), AssistantsError> {
-    let assistant = owned(state, owner, id).await?;
+/// Records the knowledge base's new size and version on `assistant` (already found to be
+/// the owner's).
+async fn bump(
+    state: &AppState,
+    owner: &UserId,
+    id: &str,
+    assistant: &Assistant,
+) -> Result<(), AssistantsError> {
     let count = state.store.documents(&assistant.id).await?.len();
     retry_on_conflict(state, owner, id, |current| {
         Ok(current.with_knowledge(count, state.clock.now_ms()))
@@ -64,7 +70,7 @@ pub async fn add(
     )
     .map_err(|e| Fault::invalid(e.to_string()))?;
     state.store.put_document(&document).await?;
-    bump(&state, &user, &id).await?;
+    bump(&state, &user, &id, &assistant).await?;
     Ok((StatusCode::CREATED, Json(document.summary())).into_response())
 }
 
@@ -98,6 +104,6 @@ pub async fn delete(
     {
         return Err(AssistantsError::NoDocument);
     }
-    bump(&state, &user, &id).await?;
+    bump(&state, &user, &id, &assistant).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -74,9 +74,7 @@ pub async fn result(
         RESULTS_PER_HOUR,
         3_600,
     );
-    ratelimit::admit(state.store.as_ref(), &[cap], now)
-        .await
-        .map_err(agentgate_shared::failure::Fault::from)?;
+    ratelimit::admit(state.store.as_ref(), &[cap], now).await?;
     if execution.outcome.is_some() {
         return Err(WidgetError::AlreadySettled);
     }

@@ -2,12 +2,13 @@
 //! service with the encoder of the widget's dialect. The caps, the turn's reads and the
 //! knowledge-base retrieval run at once; the model starts only when all succeeded.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use agentgate_shared::domain::action::{Action, Proposer};
+use agentgate_shared::domain::action::{Action, Execution, Proposer};
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::message::{Message, Role};
 use agentgate_shared::domain::thread::ThreadKey;
+use agentgate_shared::domain::tool::ToolCall;
 use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
 use agentgate_shared::ports::StoreError;
 use agentgate_shared::ratelimit;
@@ -68,17 +69,22 @@ pub async fn chat(
     let key = ThreadKey::widget(&assistant.id, &req.visitor, &conversation);
     // The owner's actions are offered as tools; the calls the model makes become proposals
     // stored with the turn, under ids minted now so the stream names the same ones.
-    let actions = Arc::new(assistant.actions());
-    let proposer = (!actions.is_empty()).then(|| {
-        Proposer::new(
-            assistant.id.clone(),
-            req.visitor.clone(),
-            conversation.clone(),
-            state.clock.now_secs(),
-        )
+    let actions = assistant.actions();
+    let tools = actions.iter().map(Action::tool).collect();
+    let planned = (!actions.is_empty()).then(|| {
+        Arc::new(Planned {
+            proposer: Proposer::new(
+                assistant.id.clone(),
+                req.visitor.clone(),
+                conversation.clone(),
+                state.clock.now_secs(),
+            ),
+            actions,
+            executions: OnceLock::new(),
+        })
     });
     let options = TurnOptions {
-        tools: actions.iter().map(|a| a.tool()).collect(),
+        tools,
         ..TurnOptions::default()
     };
     let mut turn = Turn::new(
@@ -89,8 +95,8 @@ pub async fn chat(
     .history(History::Given(history))
     .options(options)
     .public();
-    if let Some(p) = &proposer {
-        turn = turn.recorded_by(record_proposals(&state, p.clone(), actions.clone()));
+    if let Some(p) = &planned {
+        turn = turn.recorded_by(record_proposals(&state, p.clone()));
     }
     let reads = async { state.turns.prepare(turn).await.map_err(WidgetError::from) };
     let retrieval =
@@ -100,7 +106,7 @@ pub async fn chat(
     let started = prepared.with_context(context).start().await?;
     let ids = TurnIds::new(started.run_id.as_str(), conversation.as_str());
     let extras = Extras {
-        propose: proposer.map(|p| proposals(p, actions)),
+        propose: planned.map(proposals),
         retrieved,
     };
     let resp = if modern {
@@ -117,12 +123,33 @@ pub async fn chat(
     Ok(bot::echo_origin(resp, origin))
 }
 
-/// The stream's proposals: the same plan the recorder stores, as `{id, data}` payloads.
-fn proposals(proposer: Proposer, actions: Arc<Vec<Action>>) -> Propose {
+/// A turn's proposals, planned once from the reply's tool calls: stored by the turn's
+/// recorder (before the final frame) and streamed by the encoder from the same list.
+struct Planned {
+    proposer: Proposer,
+    actions: Vec<Action>,
+    executions: OnceLock<Vec<Execution>>,
+}
+
+impl Planned {
+    /// The executions for `calls`; calls that name no action or break its schema are
+    /// logged and dropped (the first time only).
+    fn executions(&self, calls: &[ToolCall]) -> &[Execution] {
+        self.executions.get_or_init(|| {
+            let (executions, dropped) = self.proposer.plan(&self.actions, calls);
+            for why in dropped {
+                tracing::warn!(call = %why, "tool call dropped");
+            }
+            executions
+        })
+    }
+}
+
+/// The stream's proposals as `{id, data}` payloads.
+fn proposals(planned: Arc<Planned>) -> Propose {
     Arc::new(move |calls| {
-        proposer
-            .plan(&actions, calls)
-            .0
+        planned
+            .executions(calls)
             .iter()
             .map(|e| json!({"id": e.id, "data": e.proposal()}))
             .collect()
@@ -130,20 +157,16 @@ fn proposals(proposer: Proposer, actions: Arc<Vec<Action>>) -> Propose {
 }
 
 /// Stores the turn's proposals with the transcript, before the final frame: a visitor who
-/// settles one the moment it appears finds it. Calls that name no action or break its
-/// schema are logged and dropped.
-fn record_proposals(state: &AppState, proposer: Proposer, actions: Arc<Vec<Action>>) -> OnComplete {
+/// settles one the moment it appears finds it.
+fn record_proposals(state: &AppState, planned: Arc<Planned>) -> OnComplete {
     let store = state.store.clone();
     Box::new(move |completion| {
         Box::pin(async move {
-            let (executions, dropped) = proposer.plan(&actions, &completion.tool_calls);
-            for why in dropped {
-                tracing::warn!(call = %why, "tool call dropped");
-            }
+            let executions = planned.executions(&completion.tool_calls);
             if executions.is_empty() {
                 return Ok::<(), StoreError>(());
             }
-            store.put_executions(&executions).await
+            store.put_executions(executions).await
         })
     })
 }

@@ -9,7 +9,7 @@ use agentgate_shared::domain::assistant::Assistant;
 use agentgate_shared::domain::ids::ThreadId;
 use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::testing::{TestApp, TestResponse, ToolReply, chunk_types};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const CHAT: &str = "/v1/public/chat";
@@ -58,6 +58,21 @@ fn tool_reply(arguments: &str) -> Option<ToolReply> {
         name: "book_demo".into(),
         arguments: arguments.into(),
     })
+}
+
+/// A request to the owner API (another family's router over the same state) as `user`.
+async fn owner_api(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    user: &str,
+    body: Option<&Value>,
+) -> TestResponse {
+    let mut req = app.request(method, path).user(user);
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    req.via(agentgate_assistants::router).send().await
 }
 
 async fn result(app: &TestApp, execution: &str, body: Value) -> TestResponse {
@@ -319,30 +334,14 @@ async fn the_knowledge_base_answers_with_citations_and_a_higher_confidence_on_to
     let a = bot(&app, "openai:gpt-4o-mini", json!({})).await;
     // Through the owner API: upload, list.
     let docs = format!("/assistants/{}/documents", a.id);
-    let up = app
-        .post(&docs)
-        .user("agency")
-        .json(&json!({"title": "Help centre", "url": "https://shop.example.com/help", "format": "markdown", "content": RETURNS}))
-        .via(agentgate_assistants::router)
-        .send()
-        .await;
+    let up = owner_api(&app, Method::POST, &docs, "agency", Some(&json!({"title": "Help centre", "url": "https://shop.example.com/help", "format": "markdown", "content": RETURNS}))).await;
     assert_eq!(up.status, StatusCode::CREATED, "{}", up.text);
     let doc_id = up.json()["id"].as_str().unwrap().to_owned();
     assert_eq!(up.json()["chunks"], 2);
-    let listed = app
-        .get(&docs)
-        .user("agency")
-        .via(agentgate_assistants::router)
-        .send()
-        .await;
+    let listed = owner_api(&app, Method::GET, &docs, "agency", None).await;
     assert_eq!(listed.json()["documents"][0]["id"], doc_id.as_str());
     // Another owner cannot see or add to it.
-    let stranger = app
-        .get(&docs)
-        .user("someone")
-        .via(agentgate_assistants::router)
-        .send()
-        .await;
+    let stranger = owner_api(&app, Method::GET, &docs, "someone", None).await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
 
     let on_topic = chat(
@@ -423,19 +422,23 @@ async fn the_knowledge_base_answers_with_citations_and_a_higher_confidence_on_to
     );
 
     // Deleting the document empties the knowledge base: confidence is null again.
-    let gone = app
-        .delete(&format!("{docs}/{doc_id}"))
-        .user("agency")
-        .via(agentgate_assistants::router)
-        .send()
-        .await;
+    let gone = owner_api(
+        &app,
+        Method::DELETE,
+        &format!("{docs}/{doc_id}"),
+        "agency",
+        None,
+    )
+    .await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT);
-    let again = app
-        .delete(&format!("{docs}/{doc_id}"))
-        .user("agency")
-        .via(agentgate_assistants::router)
-        .send()
-        .await;
+    let again = owner_api(
+        &app,
+        Method::DELETE,
+        &format!("{docs}/{doc_id}"),
+        "agency",
+        None,
+    )
+    .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let after = chat(
         &app,
@@ -470,25 +473,13 @@ async fn uploads_are_checked() {
             "larger",
         ),
     ] {
-        let resp = app
-            .post(&docs)
-            .user("agency")
-            .json(&body)
-            .via(agentgate_assistants::router)
-            .send()
-            .await;
+        let resp = owner_api(&app, Method::POST, &docs, "agency", Some(&body)).await;
         // The owner API's status for a body it cannot use.
         assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(resp.detail().contains(needle), "{}", resp.text);
     }
     // The knowledge version is the documents API's: a patch cannot set it.
-    let patch = app
-        .patch(&format!("/assistants/{}", a.id))
-        .user("agency")
-        .json(&json!({"config": {"configurable": {"type==agent/knowledge": {"version": "x", "documents": 9}}}}))
-        .via(agentgate_assistants::router)
-        .send()
-        .await;
+    let patch = owner_api(&app, Method::PATCH, &format!("/assistants/{}", a.id), "agency", Some(&json!({"config": {"configurable": {"type==agent/knowledge": {"version": "x", "documents": 9}}}}))).await;
     assert_eq!(
         patch.status,
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -119,6 +119,12 @@ impl Action {
         Ok(actions)
     }
 
+    /// The list as stored: it was checked when the owner saved it, so it is only read (no
+    /// schema is compiled on a turn's path); an unreadable list offers nothing.
+    pub fn stored_list(value: &Value) -> Vec<Self> {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
+
     /// The tool the model is offered.
     pub fn tool(&self) -> ToolSpec {
         ToolSpec {
@@ -269,8 +275,7 @@ impl Proposer {
     }
 
     /// The executions for the calls that name a declared action with valid arguments, in
-    /// order, and why each other call was dropped. Pure: the stream's encoder and the
-    /// turn's recorder compute the same list.
+    /// order (under the ids minted before the turn), and why each other call was dropped.
     pub fn plan(&self, actions: &[Action], calls: &[ToolCall]) -> (Vec<Execution>, Vec<String>) {
         let mut accepted = Vec::new();
         let mut dropped = Vec::new();
@@ -378,7 +383,7 @@ mod tests {
         assert_eq!(accepted[0].expires_at, 1_000 + PROPOSAL_TTL_SECS);
         assert_eq!(dropped.len(), 4);
         assert!(dropped[2].contains("no such action"));
-        // The plan is the same every time: the encoder and the recorder agree.
+        // The plan depends only on its inputs.
         assert_eq!(proposer.plan(&actions(), &calls).0, accepted);
         let p = accepted[0].proposal();
         assert_eq!(p["executionMode"], "confirm");

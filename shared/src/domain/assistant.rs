@@ -233,7 +233,7 @@ impl Assistant {
     pub fn actions(&self) -> Vec<crate::domain::action::Action> {
         self.configurable
             .get(KEY_ACTIONS)
-            .and_then(|v| crate::domain::action::Action::parse_list(KEY_ACTIONS, v).ok())
+            .map(crate::domain::action::Action::stored_list)
             .unwrap_or_default()
     }
 

@@ -47,9 +47,9 @@ impl std::fmt::Debug for Extras {
 }
 
 impl Extras {
-    /// `(proposals, citations, confidence)` for a finished turn: the same proposals the
-    /// turn's recorder stored (the plan is pure), the passages the reply used, and the
-    /// retrieval confidence (`null` without a knowledge base).
+    /// `(proposals, citations, confidence)` for a finished turn: the proposals the turn's
+    /// recorder stored, the passages the reply used, and the retrieval confidence (`null`
+    /// without a knowledge base).
     fn of(&self, completion: &Completion) -> (Vec<Value>, Vec<Value>, Value) {
         let proposals = self
             .propose

@@ -424,10 +424,15 @@ fn openai_tool_frames(reply: &ToolReply) -> Vec<String> {
     frames
 }
 
-/// Messages API events of a reply with a text block, then a `tool_use` block whose input
-/// arrives as `input_json_delta` fragments; it stops with `tool_use`.
-fn anthropic_tool_frames(reply: &ToolReply) -> Vec<String> {
-    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+/// One Messages API event.
+fn anthropic_event(name: &str, data: Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+/// A reply's opening: `message_start`, a text block (a `ping` after its start when asked)
+/// and one delta per piece.
+fn anthropic_text(pieces: &[String], ping: bool) -> Vec<String> {
+    let ev = anthropic_event;
     let mut frames = vec![
         ev(
             "message_start",
@@ -440,9 +445,20 @@ fn anthropic_tool_frames(reply: &ToolReply) -> Vec<String> {
             json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
         ),
     ];
-    frames.extend(reply.pieces.iter().map(|p| {
+    if ping {
+        frames.push(ev("ping", json!({"type": "ping"})));
+    }
+    frames.extend(pieces.iter().map(|p| {
         ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
     }));
+    frames
+}
+
+/// Messages API events of a reply with a text block, then a `tool_use` block whose input
+/// arrives as `input_json_delta` fragments; it stops with `tool_use`.
+fn anthropic_tool_frames(reply: &ToolReply) -> Vec<String> {
+    let ev = anthropic_event;
+    let mut frames = anthropic_text(&reply.pieces, false);
     frames.push(ev(
         "content_block_stop",
         json!({"type": "content_block_stop", "index": 0}),
@@ -474,23 +490,8 @@ fn anthropic_tool_frames(reply: &ToolReply) -> Vec<String> {
 /// Messages API events: start, a text block with one delta per piece, then either an
 /// `error` event or the block stop, `message_delta` and `message_stop`.
 fn anthropic_frames(pieces: &[String], ending: Ending) -> Vec<String> {
-    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let mut frames = vec![
-        ev(
-            "message_start",
-            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
-            "role": "assistant", "content": [], "model": "mock", "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 13, "output_tokens": 1}}}),
-        ),
-        ev(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-        ev("ping", json!({"type": "ping"})),
-    ];
-    frames.extend(pieces.iter().map(|p| {
-        ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
-    }));
+    let ev = anthropic_event;
+    let mut frames = anthropic_text(pieces, true);
     if ending == Ending::InStreamError {
         frames.push(ev("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
     } else if matches!(ending, Ending::Finish | Ending::Absurd) {
