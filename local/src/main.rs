@@ -101,11 +101,25 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
     let banner =
         format!("agentgate listening on http://{bound} ({store})\nAmazon Bedrock: {bedrock}\n");
     print!("{banner}");
-    agentgate_local::serve(listener, agentgate_local::app(state), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+    agentgate_local::serve(listener, agentgate_local::app(state), stop_requested()).await;
     Ok(())
+}
+
+/// Ctrl-C, or the `SIGTERM` that `kill`, service managers and container runtimes send: the
+/// server returns, and the embedded store commits its last writes as it is dropped.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn create_table(table: &str) -> Result<(), String> {

@@ -14,6 +14,26 @@ const BIN: &str = env!("CARGO_BIN_EXE_agentgate");
 
 struct Server(Child, String);
 
+impl Server {
+    /// Stops the server as `kill` and service managers do (`SIGTERM`), and waits for it.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -50,14 +70,18 @@ async fn serve_and_dev_token_work_with_no_configuration_and_survive_restarts() {
     let jwt = common::dev_token(dir.path(), "alice");
     let http = reqwest::Client::new();
     let id = {
-        let server = start(dir.path());
-        common::create_assistant(
+        let mut server = start(dir.path());
+        let id = common::create_assistant(
             &server.1,
             &jwt,
             "cli",
             json!({"type==agent/access_mode": "public_no_auth"}),
         )
-        .await
+        .await;
+        // Stopped right after the write, before the store's group commit would run: the
+        // server commits it on its way out and exits cleanly.
+        assert!(server.terminate().success());
+        id
     };
     // A token minted before the restart is still valid after it: the secret was kept.
     let server = start(dir.path());

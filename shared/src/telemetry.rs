@@ -19,10 +19,13 @@ pub fn init_lambda() {
         .try_init();
 }
 
-/// For the local server.
+/// For the local server: colours only on a terminal (a file or a pipe gets plain text,
+/// and no time is spent on escape codes nobody sees).
 pub fn init_local() {
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
         .try_init();
 }

@@ -40,7 +40,20 @@ struct Backend {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// The embedded store as the local server opens it: the process's alone, writes grouped.
 async fn embedded() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0_MS);
+    let store = SqliteStore::open_exclusive(dir.path(), Arc::new(clock.clone())).unwrap();
+    Backend {
+        store: Arc::new(store),
+        clock,
+        _dir: Some(dir),
+    }
+}
+
+/// The embedded store as functions sharing a data folder open it: one commit per operation.
+async fn embedded_shared() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0_MS);
     let store = SqliteStore::open(dir.path(), Arc::new(clock.clone())).unwrap();
@@ -75,6 +88,10 @@ macro_rules! contract {
         mod embedded_store {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                async fn $name() { super::$name(super::embedded().await).await } )*
+        }
+        mod embedded_shared_store {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { super::$name(super::embedded_shared().await).await } )*
         }
         mod dynamodb_local {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
