@@ -13,7 +13,7 @@
 //! savepoint inside one write transaction that is committed [`COMMIT_EVERY`] after it
 //! opened (and when the store is dropped). A turn's three writes (caps, transcript, usage)
 //! and those of the turns around it then reach the WAL as one set of pages instead of one
-//! set each; committing was a quarter of a turn's CPU. Every operation still sees all
+//! set each (committed one by one, they took about an eighth of a turn's CPU). Every operation still sees all
 //! the earlier ones (same connection) and stays all-or-nothing (its savepoint is rolled
 //! back on error); what a killed process loses is at most that window of writes, as
 //! `synchronous = NORMAL` already allows for a power cut. Stores shared between processes
