@@ -42,21 +42,20 @@ struct Backend {
 
 /// The embedded store as the local server opens it: the process's alone, writes grouped.
 async fn embedded() -> Backend {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0_MS);
-    let store = SqliteStore::open_exclusive(dir.path(), Arc::new(clock.clone())).unwrap();
-    Backend {
-        store: Arc::new(store),
-        clock,
-        _dir: Some(dir),
-    }
+    embedded_opened_by(SqliteStore::open_exclusive)
 }
 
 /// The embedded store as functions sharing a data folder open it: one commit per operation.
 async fn embedded_shared() -> Backend {
+    embedded_opened_by(SqliteStore::open)
+}
+
+fn embedded_opened_by(
+    open: fn(&std::path::Path, Arc<dyn Clock>) -> Result<SqliteStore, StoreError>,
+) -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0_MS);
-    let store = SqliteStore::open(dir.path(), Arc::new(clock.clone())).unwrap();
+    let store = open(dir.path(), Arc::new(clock.clone())).unwrap();
     Backend {
         store: Arc::new(store),
         clock,
