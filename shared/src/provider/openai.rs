@@ -77,8 +77,8 @@ pub fn request_body(req: &ChatRequest) -> Value {
 }
 
 /// The pieces of tool calls in one chunk's `delta.tool_calls`.
-fn tool_call_parts(delta: &Value, out: &mut Vec<ProviderEvent>) {
-    let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) else {
+fn tool_call_parts(calls: Option<&Value>, out: &mut Vec<ProviderEvent>) {
+    let Some(calls) = calls.and_then(Value::as_array) else {
         return;
     };
     for call in calls {
@@ -96,25 +96,76 @@ fn tool_call_parts(delta: &Value, out: &mut Vec<ProviderEvent>) {
     }
 }
 
+fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "length" => FinishReason::Length,
+        "content_filter" => FinishReason::ContentFilter,
+        _ => FinishReason::Stop,
+    }
+}
+
+fn usage_event(usage: Option<&Value>, out: &mut Vec<ProviderEvent>) {
+    if let Some(usage) = usage.filter(|u| u.is_object()) {
+        let get = |k: &str| saturating_u32(usage.get(k).and_then(Value::as_u64));
+        out.push(ProviderEvent::Usage(Usage {
+            input_tokens: get("prompt_tokens"),
+            output_tokens: get("completion_tokens"),
+        }));
+    }
+}
+
 /// Maps one upstream SSE event to zero or more provider events; `None` marks `[DONE]`.
+///
+/// A chunk of the usual shape is read into borrowed fields (one per token: building a
+/// JSON tree for each was a visible share of a stream's CPU); anything else (an error, a
+/// field of an unexpected type) takes the general path, with the same outcome.
 pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderError>> {
     if ev.data.trim() == "[DONE]" {
         return None;
     }
-    let v: Value = match serde_json::from_str(&ev.data) {
-        Ok(v) => v,
-        Err(e) => return Some(Err(ProviderError::Protocol(format!("bad chunk: {e}")))),
-    };
+    Some(usual_chunk(&ev.data).map_or_else(|| any_chunk(&ev.data), Ok))
+}
+
+/// The events of a chunk of the usual shape, or `None` for [`any_chunk`] to read it.
+fn usual_chunk(data: &str) -> Option<Vec<ProviderEvent>> {
+    // Only an object: the derived reader would also take an array for a struct.
+    if !data.trim_start().starts_with('{') {
+        return None;
+    }
+    let chunk = serde_json::from_str::<fast::Chunk<'_>>(data).ok()?;
+    if chunk.error.0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    if let Some(choice) = chunk.choices.as_deref().and_then(<[_]>::first) {
+        if let Some(delta) = &choice.delta {
+            if let Some(text) = delta.content.as_deref().filter(|t| !t.is_empty()) {
+                out.push(ProviderEvent::Delta(text.to_owned()));
+            }
+            tool_call_parts(delta.tool_calls.as_ref(), &mut out);
+        }
+        if let Some(reason) = &choice.finish_reason {
+            out.push(ProviderEvent::Finish(finish_reason(reason)));
+        }
+    }
+    usage_event(chunk.usage.as_ref(), &mut out);
+    Some(out)
+}
+
+/// The events of any chunk, read as a JSON tree.
+fn any_chunk(data: &str) -> Result<Vec<ProviderEvent>, ProviderError> {
+    let v: Value = serde_json::from_str(data)
+        .map_err(|e| ProviderError::Protocol(format!("bad chunk: {e}")))?;
     if let Some(err) = v.get("error") {
         let message = err
             .get("message")
             .and_then(Value::as_str)
             .unwrap_or("upstream error")
             .to_owned();
-        return Some(Err(ProviderError::Upstream {
+        return Err(ProviderError::Upstream {
             status: 502,
             message,
-        }));
+        });
     }
     let mut out = Vec::new();
     if let Some(choice) = v.pointer("/choices/0") {
@@ -124,29 +175,99 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
             out.push(ProviderEvent::Delta(text.to_owned()));
         }
         if let Some(delta) = choice.get("delta") {
-            tool_call_parts(delta, &mut out);
+            tool_call_parts(delta.get("tool_calls"), &mut out);
         }
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-            out.push(ProviderEvent::Finish(match reason {
-                "length" => FinishReason::Length,
-                "content_filter" => FinishReason::ContentFilter,
-                _ => FinishReason::Stop,
-            }));
+            out.push(ProviderEvent::Finish(finish_reason(reason)));
         }
     }
-    if let Some(usage) = v.get("usage").filter(|u| u.is_object()) {
-        let get = |k: &str| saturating_u32(usage.get(k).and_then(Value::as_u64));
-        out.push(ProviderEvent::Usage(Usage {
-            input_tokens: get("prompt_tokens"),
-            output_tokens: get("completion_tokens"),
-        }));
+    usage_event(v.get("usage"), &mut out);
+    Ok(out)
+}
+
+/// The usual chunk's shape, borrowed from the frame; fields not named are skipped.
+mod fast {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    #[derive(Deserialize)]
+    pub struct Chunk<'a> {
+        #[serde(default, borrow)]
+        pub choices: Option<Vec<Choice<'a>>>,
+        #[serde(default)]
+        pub usage: Option<Value>,
+        /// Any `error` member, even `null`, sends the chunk down the general path.
+        #[serde(default)]
+        pub error: Seen,
     }
-    Some(Ok(out))
+
+    #[derive(Deserialize)]
+    pub struct Choice<'a> {
+        #[serde(default, borrow)]
+        pub delta: Option<Delta<'a>>,
+        #[serde(default, borrow)]
+        pub finish_reason: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Delta<'a> {
+        #[serde(default, borrow)]
+        pub content: Option<Cow<'a, str>>,
+        #[serde(default)]
+        pub tool_calls: Option<Value>,
+    }
+
+    /// Whether a member was present, whatever its value.
+    #[derive(Default)]
+    pub struct Seen(pub bool);
+
+    impl<'de> Deserialize<'de> for Seen {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            serde::de::IgnoredAny::deserialize(d).map(|_| Seen(true))
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_usual_chunk_reading_agrees_with_the_general_one() {
+        let taken = [
+            r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"caf\u00e9 \"q\""},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"length"}],"usage":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":16,"total_tokens":25}}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":1,"id":"t","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+            r#"{"choices":null,"usage":"n/a"}"#,
+            r#"{"choices":[{"delta":null,"finish_reason":"content_filter"},{"delta":{"content":"second"}}]}"#,
+            r#"{}"#,
+        ];
+        for data in taken {
+            let usual = usual_chunk(data).unwrap_or_else(|| panic!("not read: {data}"));
+            assert_eq!(Ok(usual), any_chunk(data), "{data}");
+        }
+        // Errors and odd types go to the general reading.
+        let left = [
+            r#"{"error":{"message":"quota"}}"#,
+            r#"{"error":null,"choices":[]}"#,
+            r#"{"choices":[{"delta":{"content":7}}]}"#,
+            r#"{"choices":{"0":{}}}"#,
+            r#"[[{"delta":{"content":"x"}}]]"#,
+            r#"{"choices":[],"choices":[]}"#,
+            "not json",
+        ];
+        for data in left {
+            assert_eq!(usual_chunk(data), None, "{data}");
+        }
+        assert!(matches!(
+            any_chunk(left[1]),
+            Err(ProviderError::Upstream { .. })
+        ));
+    }
 
     #[test]
     fn maps_deltas_finish_usage_and_errors() {
