@@ -70,3 +70,31 @@ pub fn sse_event(name: &str, data: &serde_json::Value) -> Bytes {
 pub fn sse_data(data: &str) -> Bytes {
     Bytes::from(format!("data: {data}\n\n"))
 }
+
+/// [`sse_event`] for a typed payload, written straight into the frame: the per-token
+/// frames are built this way, without a JSON tree made and dropped for each token.
+pub fn sse_event_json(name: &str, data: &impl serde::Serialize) -> Bytes {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\n");
+    frame_json(out, data)
+}
+
+/// [`sse_data`] for a typed payload, written straight into the frame.
+pub fn sse_data_json(data: &impl serde::Serialize) -> Bytes {
+    frame_json(Vec::with_capacity(160), data)
+}
+
+fn frame_json(mut out: Vec<u8>, data: &impl serde::Serialize) -> Bytes {
+    out.extend_from_slice(b"data: ");
+    let start = out.len();
+    // The payloads are plain structs of strings and numbers: writing them into a Vec
+    // cannot fail, and nothing half-written would be sent if it did.
+    if serde_json::to_writer(&mut out, data).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}

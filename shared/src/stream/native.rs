@@ -8,7 +8,17 @@
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{Completion, Encoder, sse_event};
+use super::{Completion, Encoder, sse_event, sse_event_json};
+
+/// The accumulated message in a `messages/partial` event (members in the order a JSON tree
+/// writes them).
+#[derive(serde::Serialize)]
+struct Partial<'a> {
+    content: &'a str,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
 
 #[derive(Debug, Clone)]
 pub struct NativeEncoder {
@@ -39,9 +49,13 @@ impl NativeEncoder {
     }
 
     fn partial(&self, content: &str) -> Bytes {
-        sse_event(
+        sse_event_json(
             "messages/partial",
-            &json!([{"type": "ai", "content": content, "id": self.message_id}]),
+            &[Partial {
+                content,
+                id: &self.message_id,
+                kind: "ai",
+            }],
         )
     }
 }

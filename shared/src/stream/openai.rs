@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Completion, Encoder, sse_data};
+use super::{Completion, Encoder, sse_data, sse_data_json};
 use crate::provider::Usage;
 
 /// What every chunk and completion of one response shares.
@@ -88,12 +88,7 @@ impl ChunkEncoder {
             choices,
             usage,
         };
-        let mut out = Vec::with_capacity(192);
-        out.extend_from_slice(b"data: ");
-        // Serializing borrowed strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &chunk);
-        out.extend_from_slice(b"\n\n");
-        Bytes::from(out)
+        sse_data_json(&chunk)
     }
 
     fn choice<'a>(delta: Delta<'a>, finish: Option<&'a str>) -> [Choice<'a>; 1] {
@@ -106,34 +101,35 @@ impl ChunkEncoder {
     }
 }
 
-/// A `chat.completion.chunk` as sent.
+/// A `chat.completion.chunk` as sent. Members in alphabetical order, as a JSON tree
+/// writes them, so the bytes are the same as before this was typed.
 #[derive(Serialize)]
 struct Chunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: i64,
-    model: &'a str,
-    system_fingerprint: Option<()>,
     choices: &'a [Choice<'a>],
+    created: i64,
+    id: &'a str,
+    model: &'a str,
+    object: &'static str,
+    system_fingerprint: Option<()>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<Value>,
 }
 
 #[derive(Serialize)]
 struct Choice<'a> {
-    index: u32,
     delta: Delta<'a>,
-    logprobs: Option<()>,
     finish_reason: Option<&'a str>,
+    index: u32,
+    logprobs: Option<()>,
 }
 
 /// A chunk's `delta`: the role once, then content; empty at the end.
 #[derive(Serialize, Default)]
 struct Delta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
 }
 
 impl Encoder for ChunkEncoder {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{Completion, Encoder, sse_data, sse_event};
+use super::{Completion, Encoder, sse_data, sse_data_json, sse_event, sse_event_json};
 use crate::domain::tool::ToolCall;
 use crate::knowledge::Retrieved;
 
@@ -95,6 +95,15 @@ pub const LEGACY_REFUSAL: &str = "Sorry, I can't answer right now. Please try ag
 
 fn chunk(v: &Value) -> Bytes {
     sse_data(&v.to_string())
+}
+
+/// A `text-delta` part, one per token (members in the order a JSON tree writes them).
+#[derive(serde::Serialize)]
+struct TextDelta<'a> {
+    delta: &'a str,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -183,9 +192,11 @@ impl Encoder for UiMessageEncoder {
             labels.writing = true;
             frames.push(status("Writing"));
         }
-        frames.push(chunk(
-            &json!({"type": "text-delta", "id": self.text_id(), "delta": delta}),
-        ));
+        frames.push(sse_data_json(&TextDelta {
+            delta,
+            id: &self.text_id(),
+            kind: "text-delta",
+        }));
         frames
     }
 
@@ -248,7 +259,7 @@ impl Encoder for LegacyWidgetEncoder {
         if delta.is_empty() {
             return Vec::new();
         }
-        vec![sse_event("token", &json!(delta))]
+        vec![sse_event_json("token", &delta)]
     }
 
     fn finish(&mut self, completion: &Completion) -> Vec<Bytes> {
