@@ -76,8 +76,9 @@ impl ChunkEncoder {
         }
     }
 
-    /// One `data:` frame, serialized straight from borrowed fields (a chunk per token
-    /// made building and dropping a JSON tree per token a visible share of a stream's CPU).
+    /// One `data:` frame, serialized straight from borrowed fields: there is one per
+    /// token, and a JSON tree built and dropped for each was a visible share of a stream's
+    /// CPU.
     fn chunk(&self, choices: &[Choice<'_>], usage: Option<Value>) -> Bytes {
         let chunk = Chunk {
             id: &self.meta.id,
