@@ -4,6 +4,7 @@
 //! OpenAI-compatible servers usually run without one.
 
 use async_trait::async_trait;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::sse::SseEvent;
@@ -32,7 +33,7 @@ impl OpenAiProvider {
 #[async_trait]
 impl Provider for OpenAiProvider {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
-        let mut call = self.client.post(&self.url).json(&request_body(&request));
+        let mut call = self.client.post(&self.url).json(&Body::of(&request));
         if let Some(key) = &self.key {
             call = call.bearer_auth(key.expose());
         }
@@ -40,40 +41,78 @@ impl Provider for OpenAiProvider {
     }
 }
 
-/// The request body in OpenAI's chat-completions shape.
+/// The request body in OpenAI's chat-completions shape, as a JSON tree (for tests and
+/// callers that inspect it; the provider sends [`Body`] directly).
 pub fn request_body(req: &ChatRequest) -> Value {
-    let mut messages = Vec::with_capacity(req.messages.len() + 1);
-    if let Some(system) = &req.system {
-        messages.push(json!({"role": "system", "content": system}));
+    serde_json::to_value(Body::of(req)).unwrap_or(Value::Null)
+}
+
+/// The request body, borrowed from the request and serialized straight onto the wire:
+/// the runs family sends up to 40 messages of history each turn, and a JSON tree of them
+/// was built, serialized and dropped every time.
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: Vec<OutMessage<'a>>,
+    stream: bool,
+    stream_options: StreamOptions,
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct OutMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+impl<'a> Body<'a> {
+    fn of(req: &'a ChatRequest) -> Self {
+        let mut messages = Vec::with_capacity(req.messages.len() + 1);
+        if let Some(system) = &req.system {
+            messages.push(OutMessage {
+                role: "system",
+                content: system,
+            });
+        }
+        messages.extend(req.messages.iter().map(|m| OutMessage {
+            role: match m.role {
+                Role::Human => "user",
+                Role::Ai => "assistant",
+                Role::System => "system",
+            },
+            content: &m.content,
+        }));
+        Self {
+            model: &req.model,
+            messages,
+            stream: true,
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+            stop: &req.stop,
+            tools: req
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({"type": "function", "function": {
+                        "name": t.name, "description": t.description, "parameters": t.parameters}})
+                })
+                .collect(),
+        }
     }
-    messages.extend(req.messages.iter().map(|m| {
-        let role = match m.role {
-            Role::Human => "user",
-            Role::Ai => "assistant",
-            Role::System => "system",
-        };
-        json!({"role": role, "content": m.content})
-    }));
-    let mut body = json!({
-        "model": req.model,
-        "messages": messages,
-        "stream": true,
-        "stream_options": {"include_usage": true},
-        "max_tokens": req.max_tokens,
-    });
-    req.sampling_into(&mut body, "stop");
-    if !req.tools.is_empty() {
-        let tools: Vec<Value> = req
-            .tools
-            .iter()
-            .map(|t| {
-                json!({"type": "function", "function": {
-                    "name": t.name, "description": t.description, "parameters": t.parameters}})
-            })
-            .collect();
-        body["tools"] = Value::Array(tools);
-    }
-    body
 }
 
 /// The pieces of tool calls in one chunk's `delta.tool_calls`.
