@@ -101,7 +101,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
     // One write: a reader that takes the first line and goes away sees both.
     let banner =
         format!("agentgate listening on http://{bound} ({store})\nAmazon Bedrock: {bedrock}\n");
-    say(&banner);
+    agentgate_shared::telemetry::print(&banner);
     agentgate_local::serve(listener, agentgate_local::app(state), stop_requested()).await;
     Ok(())
 }
@@ -123,21 +123,13 @@ async fn stop_requested() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Prints `text` to standard output after the log lines written before it.
-fn say(text: &str) {
-    use std::io::Write;
-    agentgate_shared::telemetry::flush();
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
 async fn create_table(table: &str) -> Result<(), String> {
     let config = aws_config::load_from_env().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     agentgate_shared::store::dynamo::schema::create_table(&client, table)
         .await
         .map_err(|e| e.to_string())?;
-    say(&format!("table {table} is ready\n"));
+    agentgate_shared::telemetry::print(&format!("table {table} is ready\n"));
     Ok(())
 }
 
@@ -153,6 +145,6 @@ fn dev_token(sub: &str, ttl_hours: i64, data_dir: &std::path::Path) -> Result<()
         .issue(&user, now, ttl_hours * 3600)
         .map_err(|e| e.to_string())?;
     eprintln!("user JWT for {sub}, valid {ttl_hours} h; use it as Authorization: Bearer <token>");
-    say(&format!("{token}\n"));
+    agentgate_shared::telemetry::print(&format!("{token}\n"));
     Ok(())
 }

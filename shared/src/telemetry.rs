@@ -52,7 +52,13 @@ static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 /// Writes the waiting lines to standard output. Call before the process exits.
 pub fn flush() {
+    print("");
+}
+
+/// Writes `text` to standard output after the log lines waiting before it.
+pub fn print(text: &str) {
     let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+    pending.extend_from_slice(text.as_bytes());
     write_out(&mut pending);
 }
 

@@ -41,12 +41,6 @@ impl Provider for OpenAiProvider {
     }
 }
 
-/// The request body in OpenAI's chat-completions shape, as a JSON tree (for tests and
-/// callers that inspect it; the provider sends [`Body`] directly).
-pub fn request_body(req: &ChatRequest) -> Value {
-    serde_json::to_value(Body::of(req)).unwrap_or(Value::Null)
-}
-
 /// The request body, borrowed from the request and serialized straight onto the wire:
 /// the runs family sends up to 40 messages of history each turn, and a JSON tree of them
 /// was built, serialized and dropped every time.
@@ -272,6 +266,11 @@ mod fast {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The request body as the upstream reads it.
+    fn request_body(req: &ChatRequest) -> Value {
+        serde_json::to_value(Body::of(req)).unwrap()
+    }
 
     #[test]
     fn the_usual_chunk_reading_agrees_with_the_general_one() {

@@ -62,18 +62,7 @@ pub trait Encoder: Send + 'static {
 }
 
 /// Frames one SSE event with an explicit event name.
-pub fn sse_event(name: &str, data: &serde_json::Value) -> Bytes {
-    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
-}
-
-/// Frames one SSE data-only event.
-pub fn sse_data(data: &str) -> Bytes {
-    Bytes::from(format!("data: {data}\n\n"))
-}
-
-/// [`sse_event`] for a typed payload, written straight into the frame: the per-token
-/// frames are built this way, without a JSON tree made and dropped for each token.
-pub fn sse_event_json(name: &str, data: &impl serde::Serialize) -> Bytes {
+pub fn sse_event(name: &str, data: &impl serde::Serialize) -> Bytes {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(name.as_bytes());
@@ -81,7 +70,14 @@ pub fn sse_event_json(name: &str, data: &impl serde::Serialize) -> Bytes {
     frame_json(out, data)
 }
 
-/// [`sse_data`] for a typed payload, written straight into the frame.
+/// Frames one SSE data-only event.
+pub fn sse_data(data: &str) -> Bytes {
+    Bytes::from(format!("data: {data}\n\n"))
+}
+
+/// [`sse_data`] for a JSON payload (a typed one or a tree), written straight into the
+/// frame: the per-token frames are built this way, without a tree made and dropped for
+/// each token.
 pub fn sse_data_json(data: &impl serde::Serialize) -> Bytes {
     frame_json(Vec::with_capacity(160), data)
 }

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{Completion, Encoder, sse_event, sse_event_json};
+use super::{Completion, Encoder, sse_event};
 
 /// The accumulated message in a `messages/partial` event (members in the order a JSON tree
 /// writes them).
@@ -49,7 +49,7 @@ impl NativeEncoder {
     }
 
     fn partial(&self, content: &str) -> Bytes {
-        sse_event_json(
+        sse_event(
             "messages/partial",
             &[Partial {
                 content,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{Completion, Encoder, sse_data, sse_data_json, sse_event, sse_event_json};
+use super::{Completion, Encoder, sse_data, sse_data_json, sse_event};
 use crate::domain::tool::ToolCall;
 use crate::knowledge::Retrieved;
 
@@ -93,10 +93,6 @@ impl TurnIds {
 /// The refusal old widgets show when a turn fails mid-stream.
 pub const LEGACY_REFUSAL: &str = "Sorry, I can't answer right now. Please try again.";
 
-fn chunk(v: &Value) -> Bytes {
-    sse_data(&v.to_string())
-}
-
 /// A `text-delta` part, one per token (members in the order a JSON tree writes them).
 #[derive(serde::Serialize)]
 struct TextDelta<'a> {
@@ -133,7 +129,7 @@ impl StatusLabels {
 }
 
 fn status(label: &str) -> Bytes {
-    chunk(
+    sse_data_json(
         &json!({"type": "data-status", "id": "status", "data": {"label": label}, "transient": true}),
     )
 }
@@ -179,7 +175,9 @@ impl Encoder for UiMessageEncoder {
             }
             frames.push(status("Thinking"));
         }
-        frames.push(chunk(&json!({"type": "text-start", "id": self.text_id()})));
+        frames.push(sse_data_json(
+            &json!({"type": "text-start", "id": self.text_id()}),
+        ));
         frames
     }
 
@@ -203,15 +201,19 @@ impl Encoder for UiMessageEncoder {
     fn finish(&mut self, completion: &Completion) -> Vec<Bytes> {
         self.text_open = false;
         let (proposals, citations, confidence) = self.extras.of(completion);
-        let mut frames = vec![chunk(&json!({"type": "text-end", "id": self.text_id()}))];
+        let mut frames = vec![sse_data_json(
+            &json!({"type": "text-end", "id": self.text_id()}),
+        )];
         for mut p in proposals {
             p["type"] = json!("data-action-proposal");
-            frames.push(chunk(&p));
+            frames.push(sse_data_json(&p));
         }
         if !citations.is_empty() {
-            frames.push(chunk(&json!({"type": "data-citations", "data": citations})));
+            frames.push(sse_data_json(
+                &json!({"type": "data-citations", "data": citations}),
+            ));
         }
-        frames.push(chunk(
+        frames.push(sse_data_json(
             &json!({"type": "data-done", "data": self.ids.done(confidence)}),
         ));
         frames.push(sse_data("[DONE]"));
@@ -221,9 +223,13 @@ impl Encoder for UiMessageEncoder {
     fn error(&mut self, message: &str) -> Vec<Bytes> {
         let mut frames = Vec::with_capacity(3);
         if std::mem::take(&mut self.text_open) {
-            frames.push(chunk(&json!({"type": "text-end", "id": self.text_id()})));
+            frames.push(sse_data_json(
+                &json!({"type": "text-end", "id": self.text_id()}),
+            ));
         }
-        frames.push(chunk(&json!({"type": "error", "errorText": message})));
+        frames.push(sse_data_json(
+            &json!({"type": "error", "errorText": message}),
+        ));
         frames.push(sse_data("[DONE]"));
         frames
     }
@@ -259,7 +265,7 @@ impl Encoder for LegacyWidgetEncoder {
         if delta.is_empty() {
             return Vec::new();
         }
-        vec![sse_event_json("token", &delta)]
+        vec![sse_event("token", &delta)]
     }
 
     fn finish(&mut self, completion: &Completion) -> Vec<Bytes> {

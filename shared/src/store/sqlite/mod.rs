@@ -13,11 +13,11 @@
 //! savepoint inside one write transaction that is committed [`COMMIT_EVERY`] after it
 //! opened (and when the store is dropped). A turn's three writes (caps, transcript, usage)
 //! and those of the turns around it then reach the WAL as one set of pages instead of one
-//! set each (committed one by one, they took about an eighth of a turn's CPU). Every operation still sees all
-//! the earlier ones (same connection) and stays all-or-nothing (its savepoint is rolled
-//! back on error); what a killed process loses is at most that window of writes, as
-//! `synchronous = NORMAL` already allows for a power cut. Stores shared between processes
-//! commit each operation at once.
+//! set each (committed one by one, they took about an eighth of a turn's CPU). Every
+//! operation still sees all the earlier ones (same connection) and stays all-or-nothing
+//! (its savepoint is rolled back on error); what a killed process loses is at most that
+//! window of writes, as `synchronous = NORMAL` already allows for a power cut. Stores
+//! shared between processes commit each operation at once.
 
 mod assistants;
 mod counters;
@@ -71,11 +71,16 @@ impl Db {
         }
         if let Err(e) = self.run("COMMIT") {
             tracing::error!(error = %e, "the embedded store could not commit its last writes");
-            if !self.conn.is_autocommit()
-                && let Err(e) = self.run("ROLLBACK")
-            {
-                tracing::error!(error = %e, "rollback failed");
-            }
+            self.rollback();
+        }
+    }
+
+    /// Ends a transaction still open after a failure, so nothing of it stays half-written.
+    fn rollback(&self) {
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.run("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rollback failed");
         }
     }
 }
@@ -208,11 +213,8 @@ impl SqliteStore {
             db.run("COMMIT").map_err(unavailable)?;
             Ok(out)
         });
-        if out.is_err() && !db.conn.is_autocommit() {
-            // Nothing of a failed call stays half-written.
-            if let Err(e) = db.run("ROLLBACK") {
-                tracing::error!(error = %e, "rollback failed");
-            }
+        if out.is_err() {
+            db.rollback();
         }
         out
     }
