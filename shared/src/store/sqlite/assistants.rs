@@ -130,7 +130,7 @@ impl AssistantStore for SqliteStore {
 
     async fn get_assistant(&self, id: &AssistantId) -> Result<Option<Assistant>, StoreError> {
         let id = id.as_str().to_owned();
-        self.tx(move |tx, _| {
+        self.read(move |tx, _| {
             row(
                 tx,
                 "SELECT body FROM assistants WHERE id = ?1",
@@ -145,7 +145,7 @@ impl AssistantStore for SqliteStore {
 
     async fn list_assistants(&self, owner: &UserId) -> Result<Vec<Assistant>, StoreError> {
         let owner = owner.as_str().to_owned();
-        self.tx(move |tx, _| {
+        self.read(move |tx, _| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT body FROM assistants WHERE owner = ?1 ORDER BY created_at, id",
@@ -203,7 +203,7 @@ impl AssistantStore for SqliteStore {
         digest: &TokenDigest,
     ) -> Result<Option<AssistantId>, StoreError> {
         let digest = digest.to_hex();
-        self.tx(move |tx, now| {
+        self.read(move |tx, now| {
             let row = token_holder(tx, &digest)?;
             row.filter(|h| h.until.is_none_or(|e| e > now))
                 .map(|h| AssistantId::parse(&h.assistant).map_err(corrupt))

@@ -83,7 +83,7 @@ impl CounterStore for SqliteStore {
 
     async fn counter_value(&self, key: &str) -> Result<u64, StoreError> {
         let key = key.to_owned();
-        self.tx(move |tx, now| live_value(tx, &key, now)).await
+        self.read(move |tx, now| live_value(tx, &key, now)).await
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {

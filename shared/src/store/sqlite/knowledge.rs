@@ -50,7 +50,7 @@ impl KnowledgeStore for SqliteStore {
     async fn documents(&self, assistant: &AssistantId) -> Result<Vec<Document>, StoreError> {
         let key = assistant.to_string();
         let bodies: Vec<String> = self
-            .tx(move |tx, _| {
+            .read(move |tx, _| {
                 let mut stmt = tx
                     .prepare_cached(
                         "SELECT body FROM knowledge_documents WHERE assistant = ?1
@@ -118,7 +118,7 @@ impl ActionStore for SqliteStore {
     async fn execution(&self, id: &str) -> Result<Option<Execution>, StoreError> {
         let id = id.to_owned();
         let found = self
-            .tx(move |tx, now| {
+            .read(move |tx, now| {
                 row(
                     tx,
                     "SELECT body, outcome, output FROM action_executions

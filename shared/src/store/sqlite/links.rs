@@ -108,7 +108,7 @@ impl LinkStore for SqliteStore {
         id: &LinkId,
     ) -> Result<Option<PublicLink>, StoreError> {
         let (assistant, id) = (assistant.as_str().to_owned(), id.as_str().to_owned());
-        self.tx(move |tx, _| {
+        self.read(move |tx, _| {
             let found = query_links(tx, "id = ?1", &id)?;
             Ok(found
                 .into_iter()
@@ -119,7 +119,7 @@ impl LinkStore for SqliteStore {
 
     async fn list_links(&self, assistant: &AssistantId) -> Result<Vec<PublicLink>, StoreError> {
         let assistant = assistant.as_str().to_owned();
-        self.tx(move |tx, _| query_links(tx, "assistant = ?1", &assistant))
+        self.read(move |tx, _| query_links(tx, "assistant = ?1", &assistant))
             .await
     }
 
@@ -149,7 +149,7 @@ impl LinkStore for SqliteStore {
         digest: &TokenDigest,
     ) -> Result<Option<PublicLink>, StoreError> {
         let digest = digest.to_hex();
-        self.tx(move |tx, _| {
+        self.read(move |tx, _| {
             row(
                 tx,
                 &format!("SELECT {COLUMNS} FROM links WHERE token_digest = ?1"),

@@ -99,7 +99,7 @@ impl SqliteStore {
 impl MemoryStore for SqliteStore {
     async fn memory(&self, key: &MemoryKey) -> Result<Option<Memory>, StoreError> {
         let key = key.as_str().to_owned();
-        self.tx(move |tx, now| read_memory(tx, &key, now)).await
+        self.read(move |tx, now| read_memory(tx, &key, now)).await
     }
 
     async fn add_pending(&self, key: &MemoryKey, messages: u64) -> Result<Memory, StoreError> {

@@ -219,6 +219,41 @@ impl SqliteStore {
         out
     }
 
+    /// Runs `f`, which only reads, on the calling thread. A store the process owns needs
+    /// no savepoint for it (there is nothing to undo, and the one connection already sees
+    /// every earlier operation); a shared store reads one snapshot in a deferred
+    /// transaction, without taking the write lock other processes wait for.
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Tx, i64) -> Result<T, StoreError>,
+    {
+        let now = self.clock.now_secs();
+        let db = self
+            .db
+            .lock()
+            .map_err(|_| unavailable("store lock poisoned"))?;
+        let written = db.conn.total_changes();
+        let out = if db.grouped {
+            f(&db.conn, now)
+        } else {
+            db.run("BEGIN").map_err(unavailable)?;
+            let out = f(&db.conn, now).and_then(|out| {
+                db.run("COMMIT").map_err(unavailable)?;
+                Ok(out)
+            });
+            if out.is_err() {
+                db.rollback();
+            }
+            out
+        };
+        debug_assert_eq!(
+            db.conn.total_changes(),
+            written,
+            "a read-only store operation wrote"
+        );
+        out
+    }
+
     /// Commits the group just opened [`COMMIT_EVERY`] from now, on the runtime the call
     /// runs on (at once outside one). The timer holds no strong reference: a store dropped
     /// first commits as it goes.

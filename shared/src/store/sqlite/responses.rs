@@ -45,7 +45,7 @@ impl ResponseStore for SqliteStore {
     ) -> Result<Option<StoredResponse>, StoreError> {
         let (key, wanted) = (id.to_string(), scope.as_str().to_owned());
         let found = self
-            .tx(move |tx, now| {
+            .read(move |tx, now| {
                 row(
                     tx,
                     "SELECT context, body, expires_at FROM responses

@@ -88,7 +88,7 @@ impl SessionStore for SqliteStore {
 
     async fn session(&self, digest: &TokenDigest) -> Result<Option<Session>, StoreError> {
         let digest = digest.clone();
-        self.tx(move |tx, now| {
+        self.read(move |tx, now| {
             let row: Option<(String, String, String, i64)> = row(
                 tx,
                 "SELECT link, assistant, subject, expires_at FROM link_sessions
@@ -125,7 +125,7 @@ impl SessionStore for SqliteStore {
 
     async fn conversations(&self, visitor: &VisitorKey) -> Result<Vec<ThreadId>, StoreError> {
         let visitor = visitor.as_str().to_owned();
-        self.tx(move |tx, now| {
+        self.read(move |tx, now| {
             read_conversations(tx, &visitor, now)?
                 .iter()
                 .map(|c| ThreadId::parse(c).map_err(corrupt))
@@ -169,7 +169,7 @@ impl SessionStore for SqliteStore {
 
     async fn code(&self, key: &str) -> Result<Option<EmailCode>, StoreError> {
         let key = key.to_owned();
-        self.tx(move |tx, now| {
+        self.read(move |tx, now| {
             row(
                 tx,
                 "SELECT mac, tries, expires_at FROM email_codes WHERE key = ?1 AND expires_at > ?2",

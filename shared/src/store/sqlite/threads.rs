@@ -34,7 +34,7 @@ impl ThreadStore for SqliteStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let key = key.as_str().to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.tx(move |tx, now| {
+        self.read(move |tx, now| {
             let generation: Option<i64> = one(tx, "SELECT generation FROM threads WHERE key = ?1 AND expires_at > ?2", params![key, now])?;
             let Some(generation) = generation else {
                 return Ok(Vec::new());

@@ -54,7 +54,7 @@ impl UsageStore for SqliteStore {
         last_day: i64,
     ) -> Result<Vec<DailyUsage>, StoreError> {
         let id = assistant.as_str().to_owned();
-        self.tx(move |tx, now| {
+        self.read(move |tx, now| {
             // Rows older than the retention read as absent, like expired DynamoDB items.
             let oldest = now.div_euclid(86_400) - USAGE_RETENTION_DAYS;
             let mut stmt = tx
