@@ -21,13 +21,13 @@ pub const API_VERSION: &str = "2023-06-01";
 
 pub struct AnthropicProvider {
     client: reqwest::Client,
-    url: String,
+    url: super::Endpoint,
     key: SecretString,
 }
 
 impl AnthropicProvider {
     pub fn new(client: reqwest::Client, base_url: String, key: SecretString) -> Self {
-        let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
+        let url = super::Endpoint::new(format!("{}/v1/messages", base_url.trim_end_matches('/')));
         Self { client, url, key }
     }
 }
@@ -160,8 +160,8 @@ pub fn map_event(ev: &SseEvent) -> Option<Result<Vec<ProviderEvent>, ProviderErr
 impl Provider for AnthropicProvider {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
         let call = self
-            .client
-            .post(&self.url)
+            .url
+            .post(&self.client)
             .header("x-api-key", self.key.expose())
             .header("anthropic-version", API_VERSION)
             .json(&request_body(&request));

@@ -19,13 +19,16 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
 pub struct OpenAiProvider {
     client: reqwest::Client,
-    url: String,
+    url: super::Endpoint,
     key: Option<SecretString>,
 }
 
 impl OpenAiProvider {
     pub fn new(client: reqwest::Client, base_url: String, key: Option<SecretString>) -> Self {
-        let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
+        let url = super::Endpoint::new(format!(
+            "{}/chat/completions",
+            base_url.trim_end_matches('/')
+        ));
         Self { client, url, key }
     }
 }
@@ -33,7 +36,7 @@ impl OpenAiProvider {
 #[async_trait]
 impl Provider for OpenAiProvider {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
-        let mut call = self.client.post(&self.url).json(&Body::of(&request));
+        let mut call = self.url.post(&self.client).json(&Body::of(&request));
         if let Some(key) = &self.key {
             call = call.bearer_auth(key.expose());
         }
