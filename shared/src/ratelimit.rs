@@ -150,7 +150,7 @@ impl Guesses {
             )
         });
         if let Some(cap) = &cap {
-            let (counter, limit) = cap.shard_counters(now).swap_remove(0);
+            let (counter, limit) = (cap.shard_key(now, 0), cap.shard_limit(0));
             if store.counter_value(&counter).await? >= limit {
                 return Err(RateLimitError::Limited(Limited {
                     scope: cap.scope.clone(),
@@ -345,57 +345,58 @@ async fn release_all(store: &dyn CounterStore, keys: &[String]) {
 /// One count on each cap, in one call to the store: each cap's first try is a random
 /// shard, so the writes of a flood spread across shards; a sharded cap whose shard is full
 /// then probes the others, so the cap is exact once all are full. The counter each cap
-/// counted on, or `None` when it is full.
+/// counted on, or `None` when it is full. Only the keys tried are built.
 async fn count_each(
     store: &dyn CounterStore,
     caps: &[Cap],
     now_secs: i64,
 ) -> Vec<Result<Option<String>, StoreError>> {
-    let shards: Vec<Vec<(String, u64)>> = caps.iter().map(|c| c.shard_counters(now_secs)).collect();
-    // A random shard among those with room in their share (a cap smaller than its shard
-    // count leaves some shards at zero).
-    let starts: Vec<usize> = shards
+    // A random shard among those with a share of the cap.
+    let starts: Vec<u32> = caps
         .iter()
-        .map(|s| {
-            let open = s.iter().filter(|(_, limit)| *limit > 0).count().max(1);
-            let pick = usize::from(crate::random::bytes::<2>()[0]) % open;
-            (0..s.len()).filter(|&i| s[i].1 > 0).nth(pick).unwrap_or(0)
-        })
+        .map(|c| u32::from(crate::random::bytes::<1>()[0]) % c.open_shards())
         .collect();
     let first: Vec<(String, u64, i64)> = caps
         .iter()
-        .zip(&shards)
         .zip(&starts)
-        .map(|((cap, s), &i)| (s[i].0.clone(), s[i].1, cap.expires_at(now_secs)))
+        .map(|(cap, &i)| {
+            let key = cap.shard_key(now_secs, i);
+            (key, cap.shard_limit(i), cap.expires_at(now_secs))
+        })
         .collect();
     let outcomes = store.increment_each(&first).await;
     let mut out = Vec::with_capacity(caps.len());
-    for (k, outcome) in outcomes.into_iter().enumerate() {
+    for ((outcome, (key, _, _)), (cap, &start)) in outcomes
+        .into_iter()
+        .zip(first)
+        .zip(caps.iter().zip(&starts))
+    {
         out.push(match outcome {
             Err(e) => Err(e),
-            Ok(Admission::Admitted(_)) => Ok(Some(first[k].0.clone())),
-            Ok(Admission::Rejected) => {
-                probe_others(store, &shards[k], starts[k], caps[k].expires_at(now_secs)).await
-            }
+            Ok(Admission::Admitted(_)) => Ok(Some(key)),
+            Ok(Admission::Rejected) => probe_others(store, cap, start, now_secs).await,
         });
     }
     out
 }
 
-/// The shards of a cap after `tried`, in turn, until one admits.
+/// The shards of `cap` after `tried`, in turn, until one admits.
 async fn probe_others(
     store: &dyn CounterStore,
-    shards: &[(String, u64)],
-    tried: usize,
-    expires_at: i64,
+    cap: &Cap,
+    tried: u32,
+    now_secs: i64,
 ) -> Result<Option<String>, StoreError> {
-    for i in 1..shards.len() {
-        let (key, limit) = &shards[(tried + i) % shards.len()];
-        if *limit == 0 {
+    for step in 1..cap.shards {
+        let i = (tried + step) % cap.shards;
+        let limit = cap.shard_limit(i);
+        if limit == 0 {
             continue;
         }
-        if let Admission::Admitted(_) = store.increment_below(key, *limit, expires_at).await? {
-            return Ok(Some(key.clone()));
+        let key = cap.shard_key(now_secs, i);
+        let expires_at = cap.expires_at(now_secs);
+        if let Admission::Admitted(_) = store.increment_below(&key, limit, expires_at).await? {
+            return Ok(Some(key));
         }
     }
     Ok(None)

@@ -138,7 +138,7 @@ pub async fn confirm(
         .ok_or_else(|| LinksError::Invalid("code is required".into()))?;
     let now = state.clock.now_secs();
     let cap = failures_cap(&link, &email);
-    let (counter, _) = cap.shard_counters(now).swap_remove(0);
+    let counter = cap.shard_key(now, 0);
     if state.store.counter_value(&counter).await? >= cap.limit {
         // The day's failures are spent: no code is checked until the window ends.
         return Err(LinksError::TooManyAttempts {

@@ -58,19 +58,31 @@ impl Cap {
     /// Every shard's counter key and limit for the window containing `now_secs`.
     /// Limits differ by at most one and sum to `limit`.
     pub fn shard_counters(&self, now_secs: i64) -> Vec<(String, u64)> {
-        let start = self.window_start(now_secs);
-        let n = u64::from(self.shards);
-        (0..n)
-            .map(|i| {
-                let limit = self.limit / n + u64::from(i < self.limit % n);
-                let key = if n == 1 {
-                    format!("rl:{}:{start}", self.scope)
-                } else {
-                    format!("rl:{}:{start}:s{i}", self.scope)
-                };
-                (key, limit)
-            })
+        (0..self.shards)
+            .map(|i| (self.shard_key(now_secs, i), self.shard_limit(i)))
             .collect()
+    }
+
+    /// Shard `i`'s share of `limit`: the first `limit % shards` shards take one more.
+    pub fn shard_limit(&self, i: u32) -> u64 {
+        let n = u64::from(self.shards);
+        self.limit / n + u64::from(u64::from(i) < self.limit % n)
+    }
+
+    /// How many shards have a share above zero: the first ones (a cap smaller than its
+    /// shard count leaves the last ones at zero), at least one.
+    pub fn open_shards(&self) -> u32 {
+        u32::try_from(self.limit.min(u64::from(self.shards))).map_or(self.shards, |n| n.max(1))
+    }
+
+    /// Shard `i`'s counter key for the window containing `now_secs`.
+    pub fn shard_key(&self, now_secs: i64, i: u32) -> String {
+        let start = self.window_start(now_secs);
+        if self.shards == 1 {
+            format!("rl:{}:{start}", self.scope)
+        } else {
+            format!("rl:{}:{start}:s{i}", self.scope)
+        }
     }
 }
 
@@ -87,6 +99,17 @@ mod tests {
         let b = cap.shard_counters(7_200 + 3_600);
         assert_ne!(a[0].0, b[0].0);
         assert_eq!(a[0].1, 30);
+    }
+
+    #[test]
+    fn the_open_shards_are_those_with_a_share() {
+        for (limit, shards) in [(10_000, 8), (7, 3), (2, 4), (0, 4), (1, 1), (0, 1)] {
+            let cap = Cap::new("bot", limit, 60).sharded(shards);
+            let open = cap.open_shards();
+            let with_share = (0..shards).filter(|&i| cap.shard_limit(i) > 0).count();
+            assert_eq!(open as usize, with_share.max(1), "{limit}/{shards}");
+            assert!((0..open).all(|i| cap.shard_limit(i) > 0) || limit == 0);
+        }
     }
 
     #[test]
