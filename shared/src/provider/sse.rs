@@ -6,6 +6,8 @@
 //! rely on: `event:` and `data:` fields, multi-line data joined by `\n`, `:` comments
 //! ignored, CRLF or LF line endings.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
@@ -54,19 +56,25 @@ impl SseDecoder {
         let mut out = Vec::new();
         let mut start = 0;
         let mut from = self.scanned;
-        while let Some(pos) = self.buf[from..].iter().position(|&b| b == b'\n') {
+        while let Some(pos) = memchr::memchr(b'\n', &self.buf[from..]) {
             let end = from + pos;
             let line_end = if end > start && self.buf[end - 1] == b'\r' {
                 end - 1
             } else {
                 end
             };
-            let line = String::from_utf8_lossy(&self.buf[start..line_end]).into_owned();
-            start = end + 1;
-            from = start;
-            if let Some(ev) = self.line(&line) {
+            // Read in place: a line is copied only where it is kept (a field's value) or
+            // holds bytes that are not UTF-8 (replaced, as browsers do).
+            let raw = &self.buf[start..line_end];
+            let line = match std::str::from_utf8(raw) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(raw),
+            };
+            if let Some(ev) = field(&mut self.event, &mut self.data, &line) {
                 out.push(ev);
             }
+            start = end + 1;
+            from = start;
         }
         self.buf.drain(..start);
         self.scanned = self.buf.len();
@@ -76,33 +84,34 @@ impl SseDecoder {
         }
         Ok(out)
     }
+}
 
-    fn line(&mut self, line: &str) -> Option<SseEvent> {
-        if line.is_empty() {
-            let data = self.data.take();
-            let event = self.event.take();
-            return data.map(|data| SseEvent { event, data });
-        }
-        if line.starts_with(':') {
-            return None;
-        }
-        let (field, value) = match line.split_once(':') {
-            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line, ""),
-        };
-        match field {
-            "event" => self.event = Some(value.to_owned()),
-            "data" => match &mut self.data {
-                Some(d) => {
-                    d.push('\n');
-                    d.push_str(value);
-                }
-                None => self.data = Some(value.to_owned()),
-            },
-            _ => {}
-        }
-        None
+/// Applies one line to the event being read; a blank line completes it.
+fn field(event: &mut Option<String>, data: &mut Option<String>, line: &str) -> Option<SseEvent> {
+    if line.is_empty() {
+        let data = data.take();
+        let event = event.take();
+        return data.map(|data| SseEvent { event, data });
     }
+    if line.starts_with(':') {
+        return None;
+    }
+    let (name, value) = match line.split_once(':') {
+        Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+        None => (line, ""),
+    };
+    match name {
+        "event" => *event = Some(value.to_owned()),
+        "data" => match data {
+            Some(d) => {
+                d.push('\n');
+                d.push_str(value);
+            }
+            None => *data = Some(value.to_owned()),
+        },
+        _ => {}
+    }
+    None
 }
 
 /// Turns a byte stream into a stream of events; transport errors pass through as `E`.
@@ -203,6 +212,15 @@ mod tests {
         let got: Vec<_> = input.iter().flat_map(|b| d.push(&[*b]).unwrap()).collect();
         assert_eq!(got, expected);
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_replaced_and_the_rest_kept() {
+        let mut d = SseDecoder::new();
+        // A character split across two chunks stays whole; a stray byte becomes U+FFFD.
+        assert!(d.push(b"data: caf\xc3").unwrap().is_empty());
+        let evs = d.push(b"\xa9 \xff ok\n\n").unwrap();
+        assert_eq!(evs, vec![SseEvent::data("caf\u{e9} \u{fffd} ok")]);
     }
 
     #[test]
