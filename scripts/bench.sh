@@ -6,6 +6,10 @@
 #                               (builds the release binaries; starts DynamoDB Local and moto)
 #   scripts/bench.sh gateway    what `agentgate serve` adds in front of a mock upstream, per
 #                               family, against the mock called directly (builds the binary)
+#   scripts/bench.sh instructions [BASELINE]
+#                               user-space instructions per request of each family under
+#                               valgrind's callgrind, against BASELINE (another agentgate
+#                               binary) when given; repeatable to ~0.1% where CPU time is not
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,10 +31,16 @@ gateway() {
   cargo bench --locked -p agentgate --bench gateway
 }
 
+instructions() {
+  cargo build --release --locked -p agentgate
+  python3 local/benches/instructions.py target/release/agentgate "$@"
+}
+
 case "${1:-all}" in
   snapshots) snapshots ;;
   lambda) lambda ;;
   gateway) gateway ;;
+  instructions) shift; instructions "$@" ;;
   all) snapshots; gateway; lambda ;;
-  *) echo "usage: scripts/bench.sh [snapshots|gateway|lambda]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [snapshots|gateway|lambda|instructions [BASELINE]]" >&2; exit 2 ;;
 esac
