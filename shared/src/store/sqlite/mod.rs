@@ -75,6 +75,25 @@ impl Db {
         }
     }
 
+    /// Runs `f` in a transaction of its own opened by `begin`: committed when `f`
+    /// succeeds, rolled back when it or the commit fails.
+    fn transaction<T>(
+        &self,
+        begin: &str,
+        now: i64,
+        f: impl FnOnce(&Tx, i64) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run(begin).map_err(unavailable)?;
+        let out = f(&self.conn, now).and_then(|out| {
+            self.run("COMMIT").map_err(unavailable)?;
+            Ok(out)
+        });
+        if out.is_err() {
+            self.rollback();
+        }
+        out
+    }
+
     /// Ends a transaction still open after a failure, so nothing of it stays half-written.
     fn rollback(&self) {
         if !self.conn.is_autocommit()
@@ -208,15 +227,7 @@ impl SqliteStore {
             }
             return out;
         }
-        db.run("BEGIN IMMEDIATE").map_err(unavailable)?;
-        let out = f(&db.conn, now).and_then(|out| {
-            db.run("COMMIT").map_err(unavailable)?;
-            Ok(out)
-        });
-        if out.is_err() {
-            db.rollback();
-        }
-        out
+        db.transaction("BEGIN IMMEDIATE", now, f)
     }
 
     /// Runs `f`, which only reads, on the calling thread. A store the process owns needs
@@ -236,15 +247,7 @@ impl SqliteStore {
         let out = if db.grouped {
             f(&db.conn, now)
         } else {
-            db.run("BEGIN").map_err(unavailable)?;
-            let out = f(&db.conn, now).and_then(|out| {
-                db.run("COMMIT").map_err(unavailable)?;
-                Ok(out)
-            });
-            if out.is_err() {
-                db.rollback();
-            }
-            out
+            db.transaction("BEGIN", now, f)
         };
         debug_assert_eq!(
             db.conn.total_changes(),
