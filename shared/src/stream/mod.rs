@@ -94,3 +94,44 @@ fn frame_json(mut out: Vec<u8>, data: &impl serde::Serialize) -> Bytes {
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
+
+/// A per-token frame in which only the token's text changes: the bytes before and after
+/// the text, cut once per response from a frame built with empty text. Each token's frame
+/// is then those two around its escaped text, not a whole payload serialized again (which
+/// cost several thousand instructions per token).
+#[derive(Debug, Clone)]
+pub struct TokenFrame {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl TokenFrame {
+    /// Cuts `frame` where `member` (the text's member name, with its quotes) is first
+    /// followed by an empty string; `None` if it never is. The caller's payload must put
+    /// that member before any string that could hold the same bytes unescaped (a JSON
+    /// string's quotes inside a value are always escaped, so only names can).
+    pub fn cut(frame: &[u8], member: &str) -> Option<Self> {
+        let marker = format!("{member}:\"\"");
+        let at = frame
+            .windows(marker.len())
+            .position(|w| w == marker.as_bytes())?
+            + marker.len()
+            - 2;
+        Some(Self {
+            head: frame[..at].to_vec(),
+            tail: frame[at + 2..].to_vec(),
+        })
+    }
+
+    /// The frame holding `text`.
+    pub fn with(&self, text: &str) -> Bytes {
+        let mut out = Vec::with_capacity(self.head.len() + text.len() + 8 + self.tail.len());
+        out.extend_from_slice(&self.head);
+        // A string always serializes into a Vec.
+        if serde_json::to_writer(&mut out, text).is_err() {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.extend_from_slice(&self.tail);
+        Bytes::from(out)
+    }
+}

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Completion, Encoder, sse_data, sse_data_json};
+use super::{Completion, Encoder, TokenFrame, sse_data, sse_data_json};
 use crate::provider::Usage;
 
 /// What every chunk and completion of one response shares.
@@ -66,13 +66,32 @@ pub fn error_json(message: &str, kind: &str, param: Option<&str>, code: Option<&
 pub struct ChunkEncoder {
     meta: ResponseMeta,
     include_usage: bool,
+    /// A content chunk around its text, the same for every token of the response.
+    content_frame: Option<TokenFrame>,
 }
 
 impl ChunkEncoder {
     pub fn new(meta: ResponseMeta, include_usage: bool) -> Self {
-        Self {
+        let mut encoder = Self {
             meta,
             include_usage,
+            content_frame: None,
+        };
+        encoder.content_frame = encoder.split_content_frame();
+        encoder
+    }
+
+    /// A content chunk cut where its text goes: `choices` is the chunk's first member and
+    /// `content` its delta's first, so no other member name comes before it.
+    fn split_content_frame(&self) -> Option<TokenFrame> {
+        let frame = self.chunk(&Self::choice(Self::content(""), None), None);
+        TokenFrame::cut(&frame, "\"content\"")
+    }
+
+    fn content(text: &str) -> Delta<'_> {
+        Delta {
+            role: None,
+            content: Some(text),
         }
     }
 
@@ -143,11 +162,10 @@ impl Encoder for ChunkEncoder {
     }
 
     fn delta(&mut self, delta: &str, _accumulated: &str) -> Vec<Bytes> {
-        let delta = Delta {
-            role: None,
-            content: Some(delta),
-        };
-        vec![self.chunk(&Self::choice(delta, None), None)]
+        if let Some(frame) = &self.content_frame {
+            return vec![frame.with(delta)];
+        }
+        vec![self.chunk(&Self::choice(Self::content(delta), None), None)]
     }
 
     fn finish(&mut self, completion: &Completion) -> Vec<Bytes> {
@@ -176,6 +194,32 @@ mod tests {
     fn parse(frame: &Bytes) -> Value {
         let s = std::str::from_utf8(frame).unwrap();
         serde_json::from_str(s.strip_prefix("data: ").unwrap().trim_end()).unwrap()
+    }
+
+    #[test]
+    fn a_token_frame_is_the_chunk_serialized_whole() {
+        let meta = ResponseMeta {
+            id: "chatcmpl-\"content\":\"\"".into(),
+            created: 7,
+            model: "m\u{e9}\n".into(),
+        };
+        let mut e = ChunkEncoder::new(meta, false);
+        assert!(e.content_frame.is_some());
+        for text in [
+            "Hi",
+            "",
+            "a\"b\\c",
+            "line\nbreak\t",
+            "\u{e9}\u{1f642}",
+            "\u{1}\u{7f}",
+            r#""content":"""#,
+        ] {
+            let whole = e.chunk(
+                &ChunkEncoder::choice(ChunkEncoder::content(text), None),
+                None,
+            );
+            assert_eq!(e.delta(text, text), vec![whole], "{text:?}");
+        }
     }
 
     #[test]

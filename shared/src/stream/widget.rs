@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{Completion, Encoder, sse_data, sse_data_json, sse_event};
+use super::{Completion, Encoder, TokenFrame, sse_data, sse_data_json, sse_event};
 use crate::domain::tool::ToolCall;
 use crate::knowledge::Retrieved;
 
@@ -108,6 +108,8 @@ pub struct UiMessageEncoder {
     text_open: bool,
     status: Option<StatusLabels>,
     extras: Extras,
+    /// A `text-delta` part around its text, the same for every token of the turn.
+    text_frame: Option<TokenFrame>,
 }
 
 /// Transient `data-status` parts that label what the assistant is doing: shown by the
@@ -136,11 +138,19 @@ fn status(label: &str) -> Bytes {
 
 impl UiMessageEncoder {
     pub fn new(ids: TurnIds) -> Self {
+        let text_id = format!("text-{}", ids.message_id);
+        let empty = sse_data_json(&TextDelta {
+            delta: "",
+            id: &text_id,
+            kind: "text-delta",
+        });
         Self {
             ids,
             text_open: false,
             status: None,
             extras: Extras::default(),
+            // `delta` is the part's first member.
+            text_frame: TokenFrame::cut(&empty, "\"delta\""),
         }
     }
 
@@ -190,11 +200,14 @@ impl Encoder for UiMessageEncoder {
             labels.writing = true;
             frames.push(status("Writing"));
         }
-        frames.push(sse_data_json(&TextDelta {
-            delta,
-            id: &self.text_id(),
-            kind: "text-delta",
-        }));
+        frames.push(match &self.text_frame {
+            Some(frame) => frame.with(delta),
+            None => sse_data_json(&TextDelta {
+                delta,
+                id: &self.text_id(),
+                kind: "text-delta",
+            }),
+        });
         frames
     }
 
@@ -331,6 +344,27 @@ mod tests {
              data: {\"data\":{\"confidence\":null,\"conversationId\":\"c1\",\"messageId\":\"m1\"},\"type\":\"data-done\"}\n\n\
              data: [DONE]\n\n"
         );
+    }
+
+    #[test]
+    fn a_text_delta_is_the_part_serialized_whole() {
+        let mut e = UiMessageEncoder::new(TurnIds::new("m\"delta\":\"\"", "c1"));
+        assert!(e.text_frame.is_some());
+        for text in [
+            "Hi",
+            "a\"b\\c",
+            "line\nbreak\t",
+            "\u{e9}\u{1f642}",
+            "\u{1}",
+            r#""delta":"""#,
+        ] {
+            let whole = sse_data_json(&TextDelta {
+                delta: text,
+                id: &e.text_id(),
+                kind: "text-delta",
+            });
+            assert_eq!(e.delta(text, text), vec![whole], "{text:?}");
+        }
     }
 
     #[test]
