@@ -100,7 +100,7 @@ fn frame_json(mut out: Vec<u8>, data: &impl serde::Serialize) -> Bytes {
 /// is then those two around its escaped text, not a whole payload serialized again (which
 /// cost several thousand instructions per token).
 #[derive(Debug, Clone)]
-pub struct TokenFrame {
+pub(crate) struct TokenFrame {
     head: Vec<u8>,
     tail: Vec<u8>,
 }
@@ -135,3 +135,16 @@ impl TokenFrame {
         Bytes::from(out)
     }
 }
+
+/// Texts a token frame must carry exactly as a whole payload would: quotes, backslashes,
+/// control characters, characters beyond ASCII, and the bytes the frame is cut at.
+#[cfg(test)]
+pub(crate) const AWKWARD_TEXTS: [&str; 7] = [
+    "Hi",
+    "a\"b\\c",
+    "line\nbreak\t",
+    "\u{e9}\u{1f642}",
+    "\u{1}\u{7f}",
+    r#""content":"""#,
+    r#""delta":"""#,
+];

@@ -205,15 +205,7 @@ mod tests {
         };
         let mut e = ChunkEncoder::new(meta, false);
         assert!(e.content_frame.is_some());
-        for text in [
-            "Hi",
-            "",
-            "a\"b\\c",
-            "line\nbreak\t",
-            "\u{e9}\u{1f642}",
-            "\u{1}\u{7f}",
-            r#""content":"""#,
-        ] {
+        for text in crate::stream::AWKWARD_TEXTS.into_iter().chain([""]) {
             let whole = e.chunk(
                 &ChunkEncoder::choice(ChunkEncoder::content(text), None),
                 None,

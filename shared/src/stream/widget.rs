@@ -350,14 +350,7 @@ mod tests {
     fn a_text_delta_is_the_part_serialized_whole() {
         let mut e = UiMessageEncoder::new(TurnIds::new("m\"delta\":\"\"", "c1"));
         assert!(e.text_frame.is_some());
-        for text in [
-            "Hi",
-            "a\"b\\c",
-            "line\nbreak\t",
-            "\u{e9}\u{1f642}",
-            "\u{1}",
-            r#""delta":"""#,
-        ] {
+        for text in crate::stream::AWKWARD_TEXTS {
             let whole = sse_data_json(&TextDelta {
                 delta: text,
                 id: &e.text_id(),
