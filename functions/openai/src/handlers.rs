@@ -8,7 +8,7 @@ use agentgate_shared::domain::thread::ThreadKey;
 use agentgate_shared::http::{JsonObject, SourceIp, sse_response};
 use agentgate_shared::ratelimit;
 use agentgate_shared::state::AppState;
-use agentgate_shared::stream::openai::{ChunkEncoder, ResponseMeta, completion_json};
+use agentgate_shared::stream::openai::{ChunkEncoder, ResponseMeta, WholeCompletion};
 use agentgate_shared::turn::{History, Turn};
 use axum::Json;
 use axum::extract::FromRequestParts;
@@ -126,7 +126,7 @@ pub async fn chat_completions(
         return Ok(sse_response(started.stream(encoder)));
     }
     let completion = started.complete().await?;
-    Ok(Json(completion_json(&meta, &completion)).into_response())
+    Ok(Json(WholeCompletion::of(&meta, &completion)).into_response())
 }
 
 fn model_json(a: &Assistant) -> Value {

@@ -38,22 +38,67 @@ pub fn usage_json(u: &Usage) -> Value {
     })
 }
 
-/// A whole (non-streamed) `chat.completion`.
-pub fn completion_json(meta: &ResponseMeta, c: &Completion) -> Value {
-    json!({
-        "id": meta.id,
-        "object": "chat.completion",
-        "created": meta.created,
-        "model": meta.model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": c.text, "refusal": null},
-            "logprobs": null,
-            "finish_reason": c.finish.as_openai(),
-        }],
-        "usage": usage_json(&c.usage),
-        "system_fingerprint": null,
-    })
+/// A whole (non-streamed) `chat.completion`, written from the reply's own fields. Members
+/// in alphabetical order, as the JSON tree it replaces wrote them.
+#[derive(Serialize)]
+pub struct WholeCompletion<'a> {
+    choices: [WholeChoice<'a>; 1],
+    created: i64,
+    id: &'a str,
+    model: &'a str,
+    object: &'static str,
+    system_fingerprint: Option<()>,
+    usage: UsageCounts,
+}
+
+#[derive(Serialize)]
+struct WholeChoice<'a> {
+    finish_reason: &'static str,
+    index: u32,
+    logprobs: Option<()>,
+    message: WholeMessage<'a>,
+}
+
+#[derive(Serialize)]
+struct WholeMessage<'a> {
+    content: &'a str,
+    refusal: Option<()>,
+    role: &'static str,
+}
+
+/// Token counts in OpenAI's names.
+#[derive(Serialize)]
+struct UsageCounts {
+    completion_tokens: u32,
+    prompt_tokens: u32,
+    total_tokens: u32,
+}
+
+impl<'a> WholeCompletion<'a> {
+    pub fn of(meta: &'a ResponseMeta, c: &'a Completion) -> Self {
+        Self {
+            choices: [WholeChoice {
+                finish_reason: c.finish.as_openai(),
+                index: 0,
+                logprobs: None,
+                message: WholeMessage {
+                    content: &c.text,
+                    refusal: None,
+                    role: "assistant",
+                },
+            }],
+            created: meta.created,
+            id: &meta.id,
+            model: &meta.model,
+            object: "chat.completion",
+            system_fingerprint: None,
+            usage: UsageCounts {
+                completion_tokens: c.usage.output_tokens,
+                prompt_tokens: c.usage.input_tokens,
+                total_tokens: c.usage.input_tokens.saturating_add(c.usage.output_tokens),
+            },
+        }
+    }
 }
 
 /// The OpenAI error object.
@@ -239,8 +284,20 @@ mod tests {
         assert_eq!(parse(&end[1])["usage"]["total_tokens"], 3);
         assert_eq!(parse(&end[1])["choices"], json!([]));
         assert_eq!(end[2], "data: [DONE]\n\n");
-        let whole = completion_json(&meta, &c);
+        let whole = serde_json::to_value(WholeCompletion::of(&meta, &c)).unwrap();
         assert_eq!(whole["id"], first["id"]);
         assert_eq!(whole["choices"][0]["message"]["content"], "Hi");
+        let expected = json!({
+            "id": meta.id, "object": "chat.completion", "created": 7, "model": "bot",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi", "refusal": null},
+                         "logprobs": null, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3},
+            "system_fingerprint": null,
+        });
+        assert_eq!(
+            serde_json::to_string(&WholeCompletion::of(&meta, &c)).unwrap(),
+            expected.to_string(),
+            "the same bytes as the tree it replaces"
+        );
     }
 }
