@@ -94,10 +94,16 @@ class Gateway:
             ["valgrind", "--tool=callgrind", "--instr-atstart=no",
              f"--callgrind-out-file={self.out}", binary, "serve", "--addr", "127.0.0.1:0"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            self.connect()
+        except BaseException:
+            self.stop()
+            raise
+
+    def connect(self):
         line = self.proc.stdout.readline()
         address = next((w for w in line.split() if w.startswith("http://")), None)
         if address is None:
-            self.stop()
             sys.exit(f"the server did not start: {line!r}")
         # The log lines keep coming; drain them.
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
@@ -158,7 +164,6 @@ class Gateway:
         self.control("-i", "off")
         self.control("-d")
         time.sleep(0.5)
-        self.stop()
         total = 0
         for path in glob.glob(self.out + "*"):
             with open(path, errors="replace") as f:
@@ -174,14 +179,20 @@ class Gateway:
                        capture_output=True, check=True)
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
         shutil.rmtree(self.data, ignore_errors=True)
 
 
 def measure(binary, kind, n, upstream_port):
+    """Instructions per request of `kind`; the server is stopped however the count ends."""
     with tempfile.TemporaryDirectory() as out:
-        return Gateway(binary, upstream_port, out).count(kind, n)
+        gateway = Gateway(binary, upstream_port, out)
+        try:
+            return gateway.count(kind, n)
+        finally:
+            gateway.stop()
 
 
 def main():

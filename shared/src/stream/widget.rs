@@ -108,6 +108,8 @@ pub struct UiMessageEncoder {
     text_open: bool,
     status: Option<StatusLabels>,
     extras: Extras,
+    /// The id of the reply's text part, named by every text frame.
+    text_id: String,
     /// A `text-delta` part around its text, the same for every token of the turn.
     text_frame: Option<TokenFrame>,
 }
@@ -149,6 +151,7 @@ impl UiMessageEncoder {
             text_open: false,
             status: None,
             extras: Extras::default(),
+            text_id,
             // `delta` is the part's first member.
             text_frame: TokenFrame::cut(&empty, "\"delta\""),
         }
@@ -169,10 +172,6 @@ impl UiMessageEncoder {
             ..self
         }
     }
-
-    fn text_id(&self) -> String {
-        format!("text-{}", self.ids.message_id)
-    }
 }
 
 impl Encoder for UiMessageEncoder {
@@ -186,7 +185,7 @@ impl Encoder for UiMessageEncoder {
             frames.push(status("Thinking"));
         }
         frames.push(sse_data_json(
-            &json!({"type": "text-start", "id": self.text_id()}),
+            &json!({"type": "text-start", "id": self.text_id}),
         ));
         frames
     }
@@ -204,7 +203,7 @@ impl Encoder for UiMessageEncoder {
             Some(frame) => frame.with(delta),
             None => sse_data_json(&TextDelta {
                 delta,
-                id: &self.text_id(),
+                id: &self.text_id,
                 kind: "text-delta",
             }),
         });
@@ -215,7 +214,7 @@ impl Encoder for UiMessageEncoder {
         self.text_open = false;
         let (proposals, citations, confidence) = self.extras.of(completion);
         let mut frames = vec![sse_data_json(
-            &json!({"type": "text-end", "id": self.text_id()}),
+            &json!({"type": "text-end", "id": self.text_id}),
         )];
         for mut p in proposals {
             p["type"] = json!("data-action-proposal");
@@ -237,7 +236,7 @@ impl Encoder for UiMessageEncoder {
         let mut frames = Vec::with_capacity(3);
         if std::mem::take(&mut self.text_open) {
             frames.push(sse_data_json(
-                &json!({"type": "text-end", "id": self.text_id()}),
+                &json!({"type": "text-end", "id": self.text_id}),
             ));
         }
         frames.push(sse_data_json(
@@ -353,7 +352,7 @@ mod tests {
         for text in crate::stream::AWKWARD_TEXTS {
             let whole = sse_data_json(&TextDelta {
                 delta: text,
-                id: &e.text_id(),
+                id: &e.text_id,
                 kind: "text-delta",
             });
             assert_eq!(e.delta(text, text), vec![whole], "{text:?}");
