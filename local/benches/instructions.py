@@ -76,9 +76,10 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 
 
 class Gateway:
-    """One `agentgate serve` under callgrind, its instrumentation off until `count`."""
+    """One `agentgate serve` under callgrind, its instrumentation off until `count` (unless
+    `callgrind` options say otherwise)."""
 
-    def __init__(self, binary, upstream_port, out_dir):
+    def __init__(self, binary, upstream_port, out_dir, callgrind=("--instr-atstart=no",)):
         self.data = tempfile.mkdtemp(prefix="agentgate-instr-")
         env = dict(os.environ, AGENTGATE_DATA_DIR=self.data, AGENTGATE_STORE="sqlite",
                    OPENAI_BASE_URL=f"http://127.0.0.1:{upstream_port}/v1",
@@ -91,8 +92,8 @@ class Gateway:
         self.jwt = token.stdout.strip().splitlines()[-1]
         self.out = os.path.join(out_dir, "callgrind.out")
         self.proc = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-             f"--callgrind-out-file={self.out}", binary, "serve", "--addr", "127.0.0.1:0"],
+            ["valgrind", "--tool=callgrind", *callgrind, f"--callgrind-out-file={self.out}",
+             binary, "serve", "--addr", "127.0.0.1:0"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             self.connect()
