@@ -351,10 +351,13 @@ async fn count_each(
     caps: &[Cap],
     now_secs: i64,
 ) -> Vec<Result<Option<String>, StoreError>> {
-    // A random shard among those with a share of the cap.
+    // A random shard among those with a share of the cap, from one read of the OS's
+    // random source for the whole request (a read per cap was a system call each).
+    let random = crate::random::bytes::<16>();
     let starts: Vec<u32> = caps
         .iter()
-        .map(|c| u32::from(crate::random::bytes::<1>()[0]) % c.open_shards())
+        .enumerate()
+        .map(|(i, c)| u32::from(random[i % random.len()]) % c.open_shards())
         .collect();
     let first: Vec<(String, u64, i64)> = caps
         .iter()

@@ -87,15 +87,10 @@ impl CounterStore for SqliteStore {
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {
-        let key = key.to_owned();
-        self.tx(move |tx, now| {
-            exec(tx,
-                "UPDATE counters SET value = value - 1 WHERE key = ?1 AND value > 0 AND expires_at > ?2",
-                params![key, now],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        self.execute(
+            "UPDATE counters SET value = value - 1 WHERE key = ?1 AND value > 0 AND expires_at > ?2",
+            params![key, self.clock.now_secs()],
+        )?;
+        Ok(())
     }
 }

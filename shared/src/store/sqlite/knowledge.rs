@@ -33,18 +33,12 @@ CREATE TABLE IF NOT EXISTS action_executions (
 impl KnowledgeStore for SqliteStore {
     async fn put_document(&self, d: &Document) -> Result<(), StoreError> {
         let body = serde_json::to_string(d).map_err(corrupt)?;
-        let (assistant, id, created) = (d.assistant.to_string(), d.id.clone(), d.created_at);
-        self.tx(move |tx, _| {
-            exec(
-                tx,
-                "INSERT INTO knowledge_documents (assistant, id, created_at, body)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![assistant, id, created, body],
-            )
-            .map_err(super::unavailable)?;
-            Ok(())
-        })
-        .await
+        self.execute(
+            "INSERT INTO knowledge_documents (assistant, id, created_at, body)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![d.assistant.as_str(), d.id, d.created_at, body],
+        )?;
+        Ok(())
     }
 
     async fn documents(&self, assistant: &AssistantId) -> Result<Vec<Document>, StoreError> {
@@ -70,17 +64,11 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn delete_document(&self, assistant: &AssistantId, id: &str) -> Result<bool, StoreError> {
-        let (assistant, id) = (assistant.to_string(), id.to_owned());
-        self.tx(move |tx, _| {
-            let n = exec(
-                tx,
-                "DELETE FROM knowledge_documents WHERE assistant = ?1 AND id = ?2",
-                params![assistant, id],
-            )
-            .map_err(super::unavailable)?;
-            Ok(n > 0)
-        })
-        .await
+        let n = self.execute(
+            "DELETE FROM knowledge_documents WHERE assistant = ?1 AND id = ?2",
+            params![assistant.as_str(), id],
+        )?;
+        Ok(n > 0)
     }
 }
 

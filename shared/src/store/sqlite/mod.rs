@@ -63,6 +63,17 @@ impl Db {
             .and_then(|mut s| s.execute([]))
     }
 
+    /// Opens the group of writes of a store the process owns, unless one is open; whether
+    /// this call opened it (and so must have it committed).
+    fn open_group(&mut self) -> Result<bool, StoreError> {
+        if !self.grouped || self.open {
+            return Ok(false);
+        }
+        self.run("BEGIN IMMEDIATE").map_err(unavailable)?;
+        self.open = true;
+        Ok(true)
+    }
+
     /// Commits the open group, if any. A failed commit has lost the group's writes: it is
     /// rolled back so the next operation starts clean, and said loudly.
     fn commit(&mut self) {
@@ -211,16 +222,9 @@ impl SqliteStore {
         F: FnOnce(&Tx, i64) -> Result<T, StoreError> + Send + 'static,
     {
         let now = self.clock.now_secs();
-        let mut db = self
-            .db
-            .lock()
-            .map_err(|_| unavailable("store lock poisoned"))?;
+        let mut db = self.lock()?;
         if db.grouped {
-            let opened = !db.open;
-            if opened {
-                db.run("BEGIN IMMEDIATE").map_err(unavailable)?;
-                db.open = true;
-            }
+            let opened = db.open_group()?;
             let out = grouped(&db, now, f);
             if opened {
                 self.commit_soon(&mut db);
@@ -228,6 +232,24 @@ impl SqliteStore {
             return out;
         }
         db.transaction("BEGIN IMMEDIATE", now, f)
+    }
+
+    /// Runs one statement as one operation; the number of rows it changed. SQLite applies
+    /// a statement all or nothing by itself, so it needs neither a savepoint in the open
+    /// group nor a transaction of its own in a shared store: two statements fewer than
+    /// [`Self::tx`] (a turn's usage row is one of these).
+    pub(super) fn execute(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<usize, StoreError> {
+        let mut db = self.lock()?;
+        let opened = db.open_group()?;
+        let out = exec(&db.conn, sql, params).map_err(unavailable);
+        if opened {
+            self.commit_soon(&mut db);
+        }
+        out
     }
 
     /// Runs `f`, which only reads, on the calling thread. A store the process owns needs
@@ -239,10 +261,7 @@ impl SqliteStore {
         F: FnOnce(&Tx, i64) -> Result<T, StoreError>,
     {
         let now = self.clock.now_secs();
-        let db = self
-            .db
-            .lock()
-            .map_err(|_| unavailable("store lock poisoned"))?;
+        let db = self.lock()?;
         let written = db.conn.total_changes();
         let out = if db.grouped {
             f(&db.conn, now)
@@ -255,6 +274,12 @@ impl SqliteStore {
             "a read-only store operation wrote"
         );
         out
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Db>, StoreError> {
+        self.db
+            .lock()
+            .map_err(|_| unavailable("store lock poisoned"))
     }
 
     /// Commits the group just opened [`COMMIT_EVERY`] from now, on the runtime the call
@@ -350,10 +375,7 @@ impl SqliteStore {
         sql: String,
         values: Vec<rusqlite::types::Value>,
     ) -> Result<usize, StoreError> {
-        self.tx(move |tx, _| {
-            exec(tx, &sql, rusqlite::params_from_iter(values)).map_err(unavailable)
-        })
-        .await
+        self.execute(&sql, rusqlite::params_from_iter(values))
     }
 }
 

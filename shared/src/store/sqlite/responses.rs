@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, corrupt, exec, row};
+use super::{SqliteStore, corrupt, row};
 use crate::domain::response::{ResponseId, StoredResponse};
 use crate::domain::thread::ThreadKey;
 use crate::ports::{ResponseStore, StoreError};
@@ -24,18 +24,12 @@ impl ResponseStore for SqliteStore {
     async fn put_response(&self, r: &StoredResponse) -> Result<(), StoreError> {
         let context = serde_json::to_string(&r.context).map_err(corrupt)?;
         let body = r.body.to_string();
-        let (id, scope, expires_at) = (r.id.to_string(), r.scope.clone(), r.expires_at);
-        self.tx(move |tx, _| {
-            exec(
-                tx,
-                "INSERT OR REPLACE INTO responses (id, scope, context, body, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, scope, context, body, expires_at],
-            )
-            .map_err(super::unavailable)?;
-            Ok(())
-        })
-        .await
+        self.execute(
+            "INSERT OR REPLACE INTO responses (id, scope, context, body, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![r.id.to_string(), r.scope, context, body, r.expires_at],
+        )?;
+        Ok(())
     }
 
     async fn response(

@@ -152,19 +152,13 @@ impl SessionStore for SqliteStore {
     }
 
     async fn put_code(&self, key: &str, code: &EmailCode) -> Result<(), StoreError> {
-        let (key, code) = (key.to_owned(), code.clone());
-        self.tx(move |tx, _| {
-            exec(
-                tx,
-                "INSERT INTO email_codes (key, mac, tries, expires_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(key) DO UPDATE SET mac = excluded.mac, tries = excluded.tries,
-                   expires_at = excluded.expires_at",
-                params![key, code.mac, code.tries, code.expires_at],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        self.execute(
+            "INSERT INTO email_codes (key, mac, tries, expires_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(key) DO UPDATE SET mac = excluded.mac, tries = excluded.tries,
+               expires_at = excluded.expires_at",
+            params![key, code.mac, code.tries, code.expires_at],
+        )?;
+        Ok(())
     }
 
     async fn code(&self, key: &str) -> Result<Option<EmailCode>, StoreError> {

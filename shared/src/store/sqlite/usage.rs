@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, exec, to_i64, unavailable};
+use super::{SqliteStore, to_i64, unavailable};
 use crate::domain::ids::AssistantId;
 use crate::ports::{DailyUsage, StoreError, USAGE_RETENTION_DAYS, UsageDelta, UsageStore};
 
@@ -28,10 +28,8 @@ impl UsageStore for SqliteStore {
         day: i64,
         delta: &UsageDelta,
     ) -> Result<(), StoreError> {
-        let id = assistant.as_str().to_owned();
-        let d = *delta;
-        self.tx(move |tx, _| {
-            exec(tx,
+        let d = delta;
+        self.execute(
                 "INSERT INTO usage (assistant, day, requests, messages, input_tokens, output_tokens, latency_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(assistant, day) DO UPDATE SET
@@ -39,12 +37,9 @@ impl UsageStore for SqliteStore {
                    input_tokens = input_tokens + excluded.input_tokens,
                    output_tokens = output_tokens + excluded.output_tokens,
                    latency_ms = latency_ms + excluded.latency_ms",
-                params![id, day, to_i64(d.requests), to_i64(d.messages), to_i64(d.input_tokens), to_i64(d.output_tokens), to_i64(d.latency_ms)],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+                params![assistant.as_str(), day, to_i64(d.requests), to_i64(d.messages), to_i64(d.input_tokens), to_i64(d.output_tokens), to_i64(d.latency_ms)],
+            )?;
+        Ok(())
     }
 
     async fn usage(
