@@ -24,15 +24,29 @@ lambda() {
   scripts/setup.sh >/dev/null
   infra/dynamodb-local.sh run -- infra/moto-local.sh run -- \
     cargo bench --locked -p agentgate --bench lambda
+  server
+}
+
+# The release build of `agentgate`. `cargo bench` builds the package's binary again, with
+# its dev-dependencies' features (other code, other symbol names: the hot-function order
+# of local/build.rs does not apply), and leaves that one at target/release/agentgate;
+# without the file, Cargo puts the release build back even when nothing is rebuilt.
+server() {
+  rm -f target/release/agentgate
+  cargo build --release --locked -p agentgate
 }
 
 gateway() {
-  cargo build --release --locked -p agentgate
-  cargo bench --locked -p agentgate --bench gateway
+  server
+  mkdir -p target/bench/bin
+  cp target/release/agentgate target/bench/bin/agentgate
+  AGENTGATE_BENCH_BIN_DIR="${AGENTGATE_BENCH_BIN_DIR:-$PWD/target/bench/bin}" \
+    cargo bench --locked -p agentgate --bench gateway
+  server
 }
 
 instructions() {
-  cargo build --release --locked -p agentgate
+  server
   python3 local/benches/instructions.py target/release/agentgate "$@"
 }
 
