@@ -24,7 +24,8 @@ lambda() {
   scripts/setup.sh >/dev/null
   infra/dynamodb-local.sh run -- infra/moto-local.sh run -- \
     cargo bench --locked -p agentgate --bench lambda
-  server
+  # What `cargo bench` left there is not the release build (see `server` below).
+  rm -f target/release/agentgate
 }
 
 # The release build of `agentgate`. `cargo bench` builds the package's binary again, with
