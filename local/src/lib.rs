@@ -12,6 +12,10 @@ use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 
+pub mod threads;
+
+pub use threads::Threads;
+
 /// A client has this long to send a request's headers, and a kept-alive connection this
 /// long to start its next request: slow or idle connections cannot pile up.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,20 +32,30 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app` on `listener` (HTTP/1.1, the peer's address available as `ConnectInfo`)
-/// until `shutdown` completes, with [`HEADER_READ_TIMEOUT`] on every connection.
+/// until `shutdown` completes, with [`HEADER_READ_TIMEOUT`] on every connection, on this
+/// thread alone.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    serve_with(listener, app, HEADER_READ_TIMEOUT, shutdown).await;
+    serve_with(
+        listener,
+        app,
+        HEADER_READ_TIMEOUT,
+        Threads::single(),
+        shutdown,
+    )
+    .await;
 }
 
-/// [`serve`] with another header-read and idle timeout.
+/// [`serve`] with another header-read and idle timeout, its connections spread over
+/// `threads`, which end with it (their connections closed).
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     app: Router,
     header_read_timeout: Duration,
+    threads: Threads,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
@@ -62,7 +76,7 @@ pub async fn serve_with(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
         let app = app.clone();
-        tokio::spawn(async move {
+        let serve = move |stream| async move {
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
@@ -76,6 +90,7 @@ pub async fn serve_with(
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }
-        });
+        };
+        threads.spawn(stream, serve);
     }
 }

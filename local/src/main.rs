@@ -75,6 +75,8 @@ async fn main() -> ExitCode {
 
 async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
     let kind = StoreKind::from_env(StoreKind::Sqlite).map_err(|e| e.to_string())?;
+    let count =
+        agentgate_local::threads::wanted(std::env::var("AGENTGATE_THREADS").ok().as_deref())?;
     let (state, store) = match kind {
         StoreKind::Sqlite => (
             AppState::local(&data_dir).await,
@@ -99,10 +101,26 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
             .to_owned(),
     };
     // One write: a reader that takes the first line and goes away sees both.
-    let banner =
-        format!("agentgate listening on http://{bound} ({store})\nAmazon Bedrock: {bedrock}\n");
+    let threads_note = match count {
+        1 => "1 serving thread".to_owned(),
+        n => format!("{n} serving threads"),
+    };
+    let banner = format!(
+        "agentgate listening on http://{bound} ({store}, {threads_note})\nAmazon Bedrock: {bedrock}\n"
+    );
     agentgate_shared::telemetry::print(&banner);
-    agentgate_local::serve(listener, agentgate_local::app(state), stop_requested()).await;
+    // The serving threads end with `serve_with` (and drop what their connections hold), so
+    // the embedded store's last writes are committed as the state is dropped.
+    let threads = agentgate_local::Threads::start(count)
+        .map_err(|e| format!("cannot start the serving threads: {e}"))?;
+    agentgate_local::serve_with(
+        listener,
+        agentgate_local::app(state),
+        agentgate_local::HEADER_READ_TIMEOUT,
+        threads,
+        stop_requested(),
+    )
+    .await;
     Ok(())
 }
 

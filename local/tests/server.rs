@@ -20,6 +20,7 @@ async fn server() -> (std::net::SocketAddr, tempfile::TempDir) {
         listener,
         app,
         TIMEOUT,
+        agentgate_local::Threads::single(),
         std::future::pending(),
     ));
     (addr, dir)
