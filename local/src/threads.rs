@@ -7,7 +7,9 @@
 //! thread runs a single-thread runtime of its own; a new connection goes to the thread with
 //! the fewest open connections, the accepting thread on a tie, so a lone keep-alive caller
 //! is served exactly as by one thread while many callers share the cores. A connection is
-//! moved to its thread's reactor, so its readiness never wakes another thread.
+//! moved to its thread's reactor, so its readiness never wakes another thread. Connections
+//! to the model are still one pool for all threads, which costs CPU time under load (see
+//! [`wanted`]), so the extra threads are opt-in.
 
 use std::future::Future;
 use std::io;
