@@ -41,7 +41,7 @@ pub async fn serve(
 ) {
     serve_with(
         listener,
-        app,
+        vec![app],
         HEADER_READ_TIMEOUT,
         Threads::single(),
         shutdown,
@@ -50,15 +50,18 @@ pub async fn serve(
 }
 
 /// [`serve`] with another header-read and idle timeout, its connections spread over
-/// `threads`, which end with it (their connections closed).
+/// `threads`, which end with it (their connections closed). Thread `i` serves `apps[i]`
+/// (the first when there are fewer): each thread's app may call the models through
+/// connection pools of its own.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
-    app: Router,
+    apps: Vec<Router>,
     header_read_timeout: Duration,
     threads: Threads,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
+    let apps: std::sync::Arc<[Router]> = apps.into();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -75,8 +78,13 @@ pub async fn serve_with(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
-        let app = app.clone();
-        let serve = move |stream| async move {
+        let apps = apps.clone();
+        let serve = move |stream, thread: usize| async move {
+            let app = apps
+                .get(thread)
+                .or(apps.first())
+                .cloned()
+                .unwrap_or_default();
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));

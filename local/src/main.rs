@@ -113,9 +113,17 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> Result<(), String> {
     // the embedded store's last writes are committed as the state is dropped.
     let threads = agentgate_local::Threads::start(count)
         .map_err(|e| format!("cannot start the serving threads: {e}"))?;
+    // Each extra thread calls the models through connection pools of its own.
+    let mut apps = vec![agentgate_local::app(state.clone())];
+    for _ in 1..count {
+        let providers = state.providers.with_own_pool().map_err(|e| e.to_string())?;
+        apps.push(agentgate_local::app(
+            state.clone().with_providers(providers),
+        ));
+    }
     agentgate_local::serve_with(
         listener,
-        agentgate_local::app(state),
+        apps,
         agentgate_local::HEADER_READ_TIMEOUT,
         threads,
         stop_requested(),

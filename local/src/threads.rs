@@ -7,9 +7,8 @@
 //! thread runs a single-thread runtime of its own; a new connection goes to the thread with
 //! the fewest open connections, the accepting thread on a tie, so a lone keep-alive caller
 //! is served exactly as by one thread while many callers share the cores. A connection is
-//! moved to its thread's reactor, so its readiness never wakes another thread. Connections
-//! to the model are still one pool for all threads, which costs CPU time under load (see
-//! [`wanted`]), so the extra threads are opt-in.
+//! moved to its thread's reactor, so its readiness never wakes another thread, and each
+//! thread calls the models through connection pools of its own (see `main.rs`).
 
 use std::future::Future;
 use std::io;
@@ -23,13 +22,10 @@ use tokio::sync::oneshot;
 /// The most `AGENTGATE_THREADS` may ask for.
 const MOST_THREADS: usize = 64;
 
-/// How many serving threads `AGENTGATE_THREADS` asks for (`value`); one by default. One
-/// thread uses the least CPU time per request. More serve many simultaneous callers sooner
-/// (64 at once: 0.97-1.00x the throughput of calling the model directly with two, against
-/// 0.91-0.95x with one) but take a quarter to a half more CPU time per request under that
-/// load (`scripts/bench.sh gateway`, which counts the concurrent runs' CPU time): the
-/// upstream connection pool is shared, so a request on one thread often uses a connection
-/// that another thread drives, and each such request wakes both.
+/// How many serving threads `AGENTGATE_THREADS` asks for (`value`); one by default, which
+/// uses the least memory. More serve many simultaneous callers a little sooner (64 at
+/// once: 0.95-0.96x the throughput of calling the model directly with two, against
+/// 0.93-0.94x with one, in `scripts/bench.sh gateway`) for the same CPU time per request.
 pub fn wanted(value: Option<&str>) -> Result<usize, String> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(1),
@@ -121,22 +117,24 @@ impl Threads {
         1 + self.extra.len()
     }
 
-    /// Serves `stream` with `serve` on the thread with the fewest open connections.
+    /// Serves `stream` with `serve` on the thread with the fewest open connections; `serve`
+    /// is told which (0 for the accepting thread, then 1, 2, ...).
     pub fn spawn<S, F>(&self, stream: tokio::net::TcpStream, serve: S)
     where
-        S: FnOnce(tokio::net::TcpStream) -> F + Send + 'static,
+        S: FnOnce(tokio::net::TcpStream, usize) -> F + Send + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
         let least = self
             .extra
             .iter()
-            .filter(|e| e.open.load(Ordering::Relaxed) < self.local.load(Ordering::Relaxed))
-            .min_by_key(|e| e.open.load(Ordering::Relaxed));
-        let Some(extra) = least else {
+            .enumerate()
+            .filter(|(_, e)| e.open.load(Ordering::Relaxed) < self.local.load(Ordering::Relaxed))
+            .min_by_key(|(_, e)| e.open.load(Ordering::Relaxed));
+        let Some((i, extra)) = least else {
             let open = Open::new(&self.local);
             tokio::spawn(async move {
                 let _open = open;
-                serve(stream).await;
+                serve(stream, 0).await;
             });
             return;
         };
@@ -152,7 +150,7 @@ impl Threads {
         extra.handle.spawn(async move {
             let _open = open;
             match tokio::net::TcpStream::from_std(stream) {
-                Ok(stream) => serve(stream).await,
+                Ok(stream) => serve(stream, i + 1).await,
                 Err(e) => tracing::debug!(error = %e, "connection not moved"),
             }
         });
@@ -203,7 +201,7 @@ mod tests {
             .unwrap();
         let (stream, _) = listener.accept().await.unwrap();
         let (tx, rx) = oneshot::channel();
-        threads.spawn(stream, move |mut stream| async move {
+        threads.spawn(stream, move |mut stream, _| async move {
             let mut byte = [0u8; 1];
             stream.read_exact(&mut byte).await.unwrap();
             stream.write_all(&byte).await.unwrap();

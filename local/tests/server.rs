@@ -18,7 +18,7 @@ async fn server() -> (std::net::SocketAddr, tempfile::TempDir) {
     let app = agentgate_local::app(state);
     tokio::spawn(agentgate_local::serve_with(
         listener,
-        app,
+        vec![app],
         TIMEOUT,
         agentgate_local::Threads::single(),
         std::future::pending(),

@@ -150,6 +150,31 @@ impl AppState {
         }
     }
 
+    /// This state calling the models through `providers` (a serving thread's own connection
+    /// pools); the store, the caches and the settings stay shared.
+    #[must_use]
+    pub fn with_providers(self, providers: Providers) -> Self {
+        let memories = Memories::new(
+            self.store.clone(),
+            providers.clone(),
+            self.clock.clone(),
+            self.settings.memory_trigger,
+        );
+        let turns = Turns::new(
+            self.store.clone(),
+            providers.clone(),
+            self.clock.clone(),
+            self.settings.clone(),
+            memories.clone(),
+        );
+        Self {
+            providers,
+            memories,
+            turns,
+            ..self
+        }
+    }
+
     /// This state sending mail with `mailer` and storing codes under `codes`.
     #[must_use]
     pub fn with_mail(self, mailer: Arc<dyn Mailer>, codes: CodeKey) -> Self {

@@ -30,6 +30,15 @@ impl AnthropicProvider {
         let url = super::Endpoint::new(format!("{}/v1/messages", base_url.trim_end_matches('/')));
         Self { client, url, key }
     }
+
+    /// The same provider on another HTTP client (a connection pool of its own).
+    pub(super) fn on_client(&self, client: reqwest::Client) -> Self {
+        Self {
+            client,
+            url: self.url.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 /// How a client's system message is introduced when passed on as a user turn.

@@ -211,18 +211,23 @@ impl std::fmt::Debug for Providers {
     }
 }
 
+/// The HTTP client the OpenAI-compatible and Anthropic providers share.
+fn http_client() -> Result<reqwest::Client, ProviderError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120))
+        .pool_idle_timeout(Duration::from_secs(60))
+        // Small request bodies and the upstream's frames go out at once.
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| ProviderError::Transport(e.to_string()))
+}
+
 impl Providers {
     /// Builds every configured provider around one HTTP client. OpenAI-compatible servers
     /// such as Ollama need no key, so a base URL alone enables that provider.
     pub fn new(settings: &ProviderSettings) -> Result<Self, ProviderError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .pool_idle_timeout(Duration::from_secs(60))
-            // Small request bodies and the upstream's frames go out at once.
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ProviderError::Transport(e.to_string()))?;
+        let client = http_client()?;
         let openai = (settings.openai_api_key.is_some() || settings.openai_base_url.is_some())
             .then(|| {
                 let base = or_default(&settings.openai_base_url, openai::DEFAULT_BASE_URL);
@@ -241,6 +246,25 @@ impl Providers {
             openai,
             anthropic,
             bedrock: None,
+        })
+    }
+
+    /// These providers, the HTTP ones on a connection pool of their own: a serving thread's,
+    /// whose requests then drive their upstream connections themselves instead of waking
+    /// the thread that opened them. Amazon Bedrock's client and the echo provider are shared.
+    pub fn with_own_pool(&self) -> Result<Self, ProviderError> {
+        let client = http_client()?;
+        Ok(Self {
+            echo: self.echo.clone(),
+            openai: self
+                .openai
+                .as_ref()
+                .map(|p| Arc::new(p.on_client(client.clone()))),
+            anthropic: self
+                .anthropic
+                .as_ref()
+                .map(|p| Arc::new(p.on_client(client.clone()))),
+            bedrock: self.bedrock.clone(),
         })
     }
 

@@ -31,6 +31,15 @@ impl OpenAiProvider {
         ));
         Self { client, url, key }
     }
+
+    /// The same provider on another HTTP client (a connection pool of its own).
+    pub(super) fn on_client(&self, client: reqwest::Client) -> Self {
+        Self {
+            client,
+            url: self.url.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 #[async_trait]
