@@ -110,6 +110,30 @@ pub async fn bedrock_from_env(
     }
 }
 
+/// What calls the models, around `providers`: the memory summariser, and the turns (which
+/// note new messages to it).
+fn model_callers(
+    store: &Arc<dyn Store>,
+    providers: &Providers,
+    clock: &Arc<dyn Clock>,
+    settings: &Arc<Settings>,
+) -> (Memories, Turns) {
+    let memories = Memories::new(
+        store.clone(),
+        providers.clone(),
+        clock.clone(),
+        settings.memory_trigger,
+    );
+    let turns = Turns::new(
+        store.clone(),
+        providers.clone(),
+        clock.clone(),
+        settings.clone(),
+        memories.clone(),
+    );
+    (memories, turns)
+}
+
 impl AppState {
     /// Assembles a state from its parts (tests use this with their own store and clock).
     pub fn new(
@@ -120,19 +144,7 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         let settings = Arc::new(settings);
-        let memories = Memories::new(
-            store.clone(),
-            providers.clone(),
-            clock.clone(),
-            settings.memory_trigger,
-        );
-        let turns = Turns::new(
-            store.clone(),
-            providers.clone(),
-            clock.clone(),
-            settings.clone(),
-            memories.clone(),
-        );
+        let (memories, turns) = model_callers(&store, &providers, &clock, &settings);
         let assistants = crate::cache::Assistants::new(store.clone(), settings.assistant_cache);
         Self {
             assistants,
@@ -154,19 +166,7 @@ impl AppState {
     /// pools); the store, the caches and the settings stay shared.
     #[must_use]
     pub fn with_providers(self, providers: Providers) -> Self {
-        let memories = Memories::new(
-            self.store.clone(),
-            providers.clone(),
-            self.clock.clone(),
-            self.settings.memory_trigger,
-        );
-        let turns = Turns::new(
-            self.store.clone(),
-            providers.clone(),
-            self.clock.clone(),
-            self.settings.clone(),
-            memories.clone(),
-        );
+        let (memories, turns) = model_callers(&self.store, &providers, &self.clock, &self.settings);
         Self {
             providers,
             memories,

@@ -224,12 +224,7 @@ impl SqliteStore {
         let now = self.clock.now_secs();
         let mut db = self.lock()?;
         if db.grouped {
-            let opened = db.open_group()?;
-            let out = grouped(&db, now, f);
-            if opened {
-                self.commit_soon(&mut db);
-            }
-            return out;
+            return self.in_group(&mut db, |db| grouped(db, now, f))?;
         }
         db.transaction("BEGIN IMMEDIATE", now, f)
     }
@@ -244,12 +239,24 @@ impl SqliteStore {
         params: impl rusqlite::Params,
     ) -> Result<usize, StoreError> {
         let mut db = self.lock()?;
+        self.in_group(&mut db, |db| {
+            exec(&db.conn, sql, params).map_err(unavailable)
+        })?
+    }
+
+    /// Runs `op` in the open group of a store the process owns, opening it (and having it
+    /// committed [`COMMIT_EVERY`] later) when none is; as it is in a shared store.
+    fn in_group<T>(
+        &self,
+        db: &mut std::sync::MutexGuard<'_, Db>,
+        op: impl FnOnce(&Db) -> T,
+    ) -> Result<T, StoreError> {
         let opened = db.open_group()?;
-        let out = exec(&db.conn, sql, params).map_err(unavailable);
+        let out = op(db);
         if opened {
-            self.commit_soon(&mut db);
+            self.commit_soon(db);
         }
-        out
+        Ok(out)
     }
 
     /// Runs `f`, which only reads, on the calling thread. A store the process owns needs
