@@ -86,11 +86,78 @@ impl ThreadKey {
     }
 }
 
-/// A message as stored in a thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A message as stored in a thread: one flat JSON object, the message's members first
+/// (`{"role":…,"content":…,"run_id":…,"created_at":…}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "StoredRow")]
 pub struct StoredMessage {
-    #[serde(flatten)]
     pub message: Message,
     pub run_id: RunId,
     pub created_at: i64,
+}
+
+/// The stored object read member by member. A history read parses every message of the
+/// thread's window on each turn; `#[serde(flatten)]` would first buffer each object into
+/// a generic tree and then read that again (a third of a 40-message history read's
+/// instructions).
+#[derive(Deserialize)]
+struct StoredRow {
+    role: super::message::Role,
+    content: String,
+    run_id: RunId,
+    created_at: i64,
+}
+
+impl Serialize for StoredMessage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = s.serialize_struct("StoredMessage", 4)?;
+        row.serialize_field("role", &self.message.role)?;
+        row.serialize_field("content", &self.message.content)?;
+        row.serialize_field("run_id", &self.run_id)?;
+        row.serialize_field("created_at", &self.created_at)?;
+        row.end()
+    }
+}
+
+impl From<StoredRow> for StoredMessage {
+    fn from(row: StoredRow) -> Self {
+        Self {
+            message: Message {
+                role: row.role,
+                content: row.content,
+            },
+            run_id: row.run_id,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::Role;
+
+    #[test]
+    fn a_stored_message_is_one_flat_object_read_back_whatever_its_member_order() {
+        let run_id = RunId::parse("5b0f9f57-3c3e-4d8e-9a51-1f0a4c9b7e21").unwrap();
+        let m = StoredMessage {
+            message: Message::new(Role::Ai, "said \"hi\"\n"),
+            run_id: run_id.clone(),
+            created_at: 1_700_000_000_123,
+        };
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            json,
+            r#"{"role":"ai","content":"said \"hi\"\n","run_id":"5b0f9f57-3c3e-4d8e-9a51-1f0a4c9b7e21","created_at":1700000000123}"#
+        );
+        assert_eq!(serde_json::from_str::<StoredMessage>(&json).unwrap(), m);
+        // Rows written in another member order, or with members this version ignores.
+        let other = r#"{"created_at":1700000000123,"run_id":"5b0f9f57-3c3e-4d8e-9a51-1f0a4c9b7e21","extra":{"a":[1]},"content":"said \"hi\"\n","role":"ai"}"#;
+        assert_eq!(serde_json::from_str::<StoredMessage>(other).unwrap(), m);
+        assert!(
+            serde_json::from_str::<StoredMessage>(r#"{"role":"ai","run_id":"x","created_at":1}"#)
+                .is_err()
+        );
+    }
 }

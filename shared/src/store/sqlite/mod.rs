@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rusqlite::Connection;
+use rusqlite::config::DbConfig;
 
 use crate::clock::Clock;
 use crate::ports::StoreError;
@@ -181,6 +182,13 @@ impl SqliteStore {
             .map_err(unavailable)?;
         // Every statement the ports run stays compiled.
         conn.set_prepared_statement_cache_capacity(96);
+        // ...and is not compiled again on each use. The bundled SQLite plans with the
+        // values bound to some parameters (a `LIMIT ?`, with STAT4 a range), and recompiles
+        // such a statement whenever those bindings change, which a cached statement's do on
+        // every use since it is returned with them cleared: the history read was compiled
+        // again on every turn. One plan per statement whatever the values.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(unavailable)?;
         // Counters and threads rewrite the same few pages all the time: a larger WAL
         // (up to ~16 MB) folds many versions of a page into one write at checkpoint.
         conn.pragma_update(None, "wal_autocheckpoint", 4000)

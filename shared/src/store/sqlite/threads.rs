@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 ";
 
+/// A thread's latest messages, newest first.
+const RECENT: &str =
+    "SELECT body FROM messages WHERE thread = ?1 AND generation = ?2 AND expires_at > ?3
+                     ORDER BY seq DESC LIMIT ?4";
+
 #[async_trait]
 impl ThreadStore for SqliteStore {
     async fn recent_messages(
@@ -35,25 +40,27 @@ impl ThreadStore for SqliteStore {
         let key = key.as_str().to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |tx, now| {
-            let generation: Option<i64> = one(tx, "SELECT generation FROM threads WHERE key = ?1 AND expires_at > ?2", params![key, now])?;
+            let generation: Option<i64> = one(
+                tx,
+                "SELECT generation FROM threads WHERE key = ?1 AND expires_at > ?2",
+                params![key, now],
+            )?;
             let Some(generation) = generation else {
                 return Ok(Vec::new());
             };
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT body FROM messages WHERE thread = ?1 AND generation = ?2 AND expires_at > ?3
-                     ORDER BY seq DESC LIMIT ?4",
-                )
+            let mut stmt = tx.prepare_cached(RECENT).map_err(unavailable)?;
+            let mut rows = stmt
+                .query(params![key, generation, now, limit])
                 .map_err(unavailable)?;
-            let rows = stmt
-                .query_map(params![key, generation, now, limit], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?;
-            let mut out = rows
-                .map(|r| {
-                    r.map_err(unavailable)
-                        .and_then(|b| serde_json::from_str::<StoredMessage>(&b).map_err(corrupt))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut out = Vec::new();
+            // Each body is parsed where SQLite holds it, not copied out first.
+            while let Some(r) = rows.next().map_err(unavailable)? {
+                let body = r.get_ref(0).map_err(unavailable)?;
+                out.push(
+                    serde_json::from_str::<StoredMessage>(body.as_str().map_err(corrupt)?)
+                        .map_err(corrupt)?,
+                );
+            }
             out.reverse();
             Ok(out)
         })
@@ -112,5 +119,45 @@ impl ThreadStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::ids::RunId;
+    use crate::domain::message::{Message, Role};
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_history_read_is_compiled_once_whatever_it_is_bound_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let store = SqliteStore::open_exclusive(dir.path(), clock.clone()).unwrap();
+        let key = ThreadKey::stored("t", None);
+        let said = |text: &str| StoredMessage {
+            message: Message::new(Role::Human, text),
+            run_id: RunId::mint(),
+            created_at: 0,
+        };
+        store
+            .append_messages(&key, &[said("a"), said("b"), said("c")], 3_600)
+            .await
+            .unwrap();
+        // Other limits and another second each time: other bindings for the same statement.
+        for limit in [2, 40, 3] {
+            clock.advance_secs(1);
+            let got = store.recent_messages(&key, limit).await.unwrap();
+            assert_eq!(got.len(), limit.min(3));
+            assert_eq!(got.last().unwrap().message.content, "c");
+        }
+        let db = store.lock().unwrap();
+        let stmt = db.conn.prepare_cached(RECENT).unwrap();
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
     }
 }
