@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, Tx, one, row, to_i64};
+use super::{SqliteStore, Tx, exec, row, unavailable};
 use crate::ports::{Admission, CounterStore, StoreError};
 
 pub(super) const SCHEMA: &str = "
@@ -25,8 +25,7 @@ fn live_value(tx: &Tx, key: &str, now: i64) -> Result<u64, StoreError> {
     .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
 }
 
-/// Adds one to `key` unless it reached `limit` (a counter past its window restarts), in
-/// one statement: the update applies only below the limit, and `RETURNING` tells which.
+/// Adds one to `key` unless it reached `limit` (a counter past its window restarts).
 fn increment(
     tx: &Tx,
     key: &str,
@@ -34,23 +33,20 @@ fn increment(
     expires_at: i64,
     now: i64,
 ) -> Result<Admission, StoreError> {
-    if limit == 0 {
+    let current = live_value(tx, key, now)?;
+    if current >= limit {
         return Ok(Admission::Rejected);
     }
-    let counted: Option<i64> = one(tx, INCREMENT, params![key, expires_at, now, to_i64(limit)])?;
-    Ok(counted.map_or(Admission::Rejected, |v| {
-        Admission::Admitted(u64::try_from(v).unwrap_or(0))
-    }))
+    let next = current + 1;
+    exec(
+        tx,
+        "INSERT INTO counters (key, value, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+        params![key, next as i64, expires_at],
+    )
+    .map_err(unavailable)?;
+    Ok(Admission::Admitted(next))
 }
-
-/// A new counter starts at one; a live one below the limit (`?4`) gains one; an expired one
-/// restarts at one; a live one at the limit is left as it is and returns no row.
-const INCREMENT: &str = "INSERT INTO counters (key, value, expires_at) VALUES (?1, 1, ?2)
-     ON CONFLICT(key) DO UPDATE SET
-         value = CASE WHEN counters.expires_at > ?3 THEN counters.value + 1 ELSE 1 END,
-         expires_at = excluded.expires_at
-     WHERE counters.expires_at <= ?3 OR counters.value < ?4
-     RETURNING value";
 
 #[async_trait]
 impl CounterStore for SqliteStore {
@@ -60,17 +56,15 @@ impl CounterStore for SqliteStore {
         limit: u64,
         expires_at: i64,
     ) -> Result<Admission, StoreError> {
-        let now = self.clock.now_secs();
-        self.single(|tx| increment(tx, key, limit, expires_at, now))
+        let key = key.to_owned();
+        self.tx(move |tx, now| increment(tx, &key, limit, expires_at, now))
+            .await
     }
 
     async fn increment_each(
         &self,
         counters: &[(String, u64, i64)],
     ) -> Vec<Result<Admission, StoreError>> {
-        if let [(key, limit, expires_at)] = counters {
-            return vec![self.increment_below(key, *limit, *expires_at).await];
-        }
         let counters = counters.to_vec();
         let n = counters.len();
         let all = self

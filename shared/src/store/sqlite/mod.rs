@@ -246,17 +246,10 @@ impl SqliteStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<usize, StoreError> {
-        self.single(|tx| exec(tx, sql, params).map_err(unavailable))
-    }
-
-    /// Runs `f`, which runs one statement (an upsert that returns what it did, say), as one
-    /// operation like [`Self::execute`]: no savepoint, no transaction of its own.
-    pub(super) fn single<T>(
-        &self,
-        f: impl FnOnce(&Tx) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
         let mut db = self.lock()?;
-        self.in_group(&mut db, |db| f(&db.conn))?
+        self.in_group(&mut db, |db| {
+            exec(&db.conn, sql, params).map_err(unavailable)
+        })?
     }
 
     /// Runs `op` in the open group of a store the process owns, opening it (and having it

@@ -30,16 +30,6 @@ const RECENT: &str =
     "SELECT body FROM messages WHERE thread = ?1 AND generation = ?2 AND expires_at > ?3
                      ORDER BY seq DESC LIMIT ?4";
 
-/// Makes room for `?3` messages: a live thread keeps its generation and hands out its next
-/// sequence numbers; a new or expired one starts generation `?2` at zero. Returns the
-/// generation and the first sequence number, in one statement.
-const APPEND: &str = "INSERT INTO threads (key, generation, next_seq, expires_at) VALUES (?1, ?2, ?3, ?4)
-     ON CONFLICT(key) DO UPDATE SET
-         generation = CASE WHEN threads.expires_at > ?5 THEN threads.generation ELSE excluded.generation END,
-         next_seq = CASE WHEN threads.expires_at > ?5 THEN threads.next_seq + ?3 ELSE excluded.next_seq END,
-         expires_at = excluded.expires_at
-     RETURNING generation, next_seq - ?3";
-
 #[async_trait]
 impl ThreadStore for SqliteStore {
     async fn recent_messages(
@@ -92,15 +82,22 @@ impl ThreadStore for SqliteStore {
         let now_ms = self.clock.now_ms();
         self.tx(move |tx, now| {
             let expires_at = now + idle_ttl_secs;
-            let n = i64::try_from(bodies.len()).unwrap_or(i64::MAX);
-            // An expired thread restarts with a new generation so its old rows stay hidden.
-            let (generation, first_seq): (i64, i64) = row(
+            let live: Option<(i64, i64)> = row(
                 tx,
-                APPEND,
-                params![key, now_ms, n, expires_at, now],
+                "SELECT generation, next_seq FROM threads WHERE key = ?1 AND expires_at > ?2",
+                params![key, now],
                 |r| Ok((r.get(0)?, r.get(1)?)),
-            )?
-            .ok_or_else(|| corrupt("the thread's upsert returned no row"))?;
+            )?;
+            // An expired thread restarts with a new generation so its old rows stay hidden.
+            let (generation, first_seq) = live.unwrap_or((now_ms, 0));
+            let n = i64::try_from(bodies.len()).unwrap_or(i64::MAX);
+            exec(tx,
+                "INSERT INTO threads (key, generation, next_seq, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(key) DO UPDATE SET generation = excluded.generation,
+                   next_seq = excluded.next_seq, expires_at = excluded.expires_at",
+                params![key, generation, first_seq + n, expires_at],
+            )
+            .map_err(unavailable)?;
             for (i, body) in bodies.iter().enumerate() {
                 exec(tx,
                     "INSERT INTO messages (thread, generation, seq, expires_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
