@@ -15,12 +15,13 @@ async fn open(state: &AppState, raw: &str, now: i64) -> Result<Option<Assistant>
     let Ok(presented) = PublicToken::parse_presented(raw) else {
         return Ok(None);
     };
-    let Some(id) = state.assistants.by_token(&presented.digest()).await? else {
+    let digest = presented.digest();
+    let Some(id) = state.assistants.by_token(&digest).await? else {
         return Ok(None);
     };
     tracing::Span::current().record("assistant_id", id.as_str());
     let found = state.assistants.get(&id).await?;
-    Ok(found.filter(|a| a.accepts(&presented, now)))
+    Ok(found.filter(|a| a.accepts_digest(&digest, now)))
 }
 
 /// The assistant the request's public token opens.

@@ -320,10 +320,17 @@ impl Assistant {
 
     /// Whether `presented` is one of this assistant's live tokens (constant-time per digest).
     pub fn accepts(&self, presented: &PublicToken, now_secs: i64) -> bool {
-        let digest = presented.digest();
-        self.live_token_digests(now_secs)
+        self.accepts_digest(&presented.digest(), now_secs)
+    }
+
+    /// [`Self::accepts`] for a token whose digest the caller already has (a lookup by
+    /// digest just used it): the hash is computed once per request.
+    pub fn accepts_digest(&self, digest: &TokenDigest, now_secs: i64) -> bool {
+        [self.token.as_ref(), self.previous_token.as_ref()]
             .into_iter()
-            .fold(false, |hit, d| d.matches(&digest) | hit)
+            .flatten()
+            .filter(|t| t.live_at(now_secs))
+            .fold(false, |hit, t| t.digest.matches(digest) | hit)
     }
 
     /// `configurable` as shown to the owner: the token appears only masked.

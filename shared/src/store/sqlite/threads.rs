@@ -26,9 +26,8 @@ CREATE TABLE IF NOT EXISTS messages (
 ";
 
 /// A thread's latest messages, newest first.
-const RECENT: &str =
-    "SELECT body FROM messages WHERE thread = ?1 AND generation = ?2 AND expires_at > ?3
-                     ORDER BY seq DESC LIMIT ?4";
+const RECENT: &str = "SELECT body FROM messages WHERE thread = ?1 AND generation = ?2
+     AND expires_at > ?3 ORDER BY seq DESC LIMIT ?4";
 
 #[async_trait]
 impl ThreadStore for SqliteStore {
