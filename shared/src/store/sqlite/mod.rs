@@ -297,9 +297,14 @@ impl SqliteStore {
             .map_err(|_| unavailable("store lock poisoned"))
     }
 
-    /// Commits the group just opened [`COMMIT_EVERY`] from now, on the runtime the call
-    /// runs on (at once outside one). The timer holds no strong reference: a store dropped
-    /// first commits as it goes.
+    /// Commits the group just opened [`COMMIT_EVERY`] from now, timed by the runtime the
+    /// call runs on (at once outside one) and written on its blocking pool: a commit's WAL
+    /// writes take a fifth of a millisecond or so, and every few thousand pages SQLite
+    /// checkpoints in it (two `fsync`s, milliseconds), which on the serving thread would
+    /// hold up the tokens of the streams in flight (their timer fires mid-stream, 5 ms after
+    /// the turn's first write). A request that needs the store meanwhile waits for the
+    /// lock, as it would have waited for the commit. The timer holds no strong reference: a
+    /// store dropped first commits as it goes.
     fn commit_soon(&self, db: &mut Db) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             db.commit();
@@ -308,11 +313,13 @@ impl SqliteStore {
         let weak: Weak<Mutex<Db>> = Arc::downgrade(&self.db);
         runtime.spawn(async move {
             tokio::time::sleep(COMMIT_EVERY).await;
-            if let Some(db) = weak.upgrade()
-                && let Ok(mut db) = db.lock()
-            {
-                db.commit();
-            }
+            tokio::task::spawn_blocking(move || {
+                if let Some(db) = weak.upgrade()
+                    && let Ok(mut db) = db.lock()
+                {
+                    db.commit();
+                }
+            });
         });
     }
 }
