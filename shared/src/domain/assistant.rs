@@ -307,24 +307,15 @@ impl Assistant {
             .filter(|s| !s.trim().is_empty())
     }
 
-    /// Every digest that currently opens this assistant (current and, during an overlap,
-    /// the previous one).
-    pub fn live_token_digests(&self, now_secs: i64) -> Vec<&TokenDigest> {
-        [self.token.as_ref(), self.previous_token.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter(|t| t.live_at(now_secs))
-            .map(|t| &t.digest)
-            .collect()
-    }
-
     /// Whether `presented` is one of this assistant's live tokens (constant-time per digest).
     pub fn accepts(&self, presented: &PublicToken, now_secs: i64) -> bool {
         self.accepts_digest(&presented.digest(), now_secs)
     }
 
     /// [`Self::accepts`] for a token whose digest the caller already has (a lookup by
-    /// digest just used it): the hash is computed once per request.
+    /// digest just used it): the hash is computed once per request. The live digests are
+    /// the current token's and, during a rotation's overlap, the previous one's; each is
+    /// compared, in constant time, whatever the first gave.
     pub fn accepts_digest(&self, digest: &TokenDigest, now_secs: i64) -> bool {
         [self.token.as_ref(), self.previous_token.as_ref()]
             .into_iter()
