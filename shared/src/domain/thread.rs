@@ -98,8 +98,7 @@ pub struct StoredMessage {
 
 /// The stored object read member by member. A history read parses every message of the
 /// thread's window on each turn; `#[serde(flatten)]` would first buffer each object into
-/// a generic tree and then read that again (a third of a 40-message history read's
-/// instructions).
+/// a generic tree and then read that again.
 #[derive(Deserialize)]
 struct StoredRow {
     role: super::message::Role,
