@@ -2,8 +2,8 @@
 
 Wall-clock CPU time on a shared machine moves by 10-15% between runs, which hides most
 single changes; an instruction count repeats to within 0.1%. This runs the release binary
-under valgrind's callgrind against a local mock upstream (OpenAI streaming format, 16
-tokens), warms it with 30 requests (caches, compiled statements, 40 messages of history
+under valgrind's callgrind against a local mock upstream (OpenAI chat completions, 16
+tokens, streamed or whole as asked), warms it with 30 requests (caches, compiled statements, 40 messages of history
 for the runs family), then counts the instructions of the next N requests of each family,
 one keep-alive connection. With a baseline binary it measures both, alternately, and
 prints the ratio.
@@ -58,6 +58,11 @@ STREAM = ("".join(chunk({"content": f"tok{i} "}) for i in range(16))
           + chunk({}, "stop")
           + chunk({}, usage={"prompt_tokens": 5, "completion_tokens": 16, "total_tokens": 21})
           + "data: [DONE]\n\n").encode()
+WHOLE = json.dumps({
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "bench",
+    "choices": [{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "".join(f"tok{i} " for i in range(16))}}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 16, "total_tokens": 21}}).encode()
 
 
 class Upstream(http.server.BaseHTTPRequestHandler):
@@ -67,12 +72,15 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["content-length"]))
+        request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        # The same reply as a stream of chunks or, asked for whole, as one chat.completion.
+        body, kind = ((STREAM, "text/event-stream") if request.get("stream")
+                      else (WHOLE, "application/json"))
         self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("content-length", str(len(STREAM)))
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(STREAM)
+        self.wfile.write(body)
 
 
 class Gateway:

@@ -46,6 +46,18 @@ pub struct Pacing {
     pub deadline: Duration,
 }
 
+impl Pacing {
+    /// The limits of a reply taken whole: its first text arrives with its last, so the
+    /// turn deadline is the only one.
+    #[must_use]
+    pub fn whole(self) -> Self {
+        Self {
+            first_token: self.deadline,
+            ..self
+        }
+    }
+}
+
 impl Default for Pacing {
     fn default() -> Self {
         Self {
@@ -188,7 +200,7 @@ impl Settings {
                     50,
                 )?),
                 first_token: Duration::from_secs(env_num("AGENTGATE_FIRST_TOKEN_SECS", 60)?),
-                deadline: Duration::from_secs(env_num("AGENTGATE_TURN_DEADLINE_SECS", 240)?),
+                deadline: turn_deadline_from_env()?,
                 ..Pacing::default()
             },
             ..Self::default()
@@ -197,16 +209,27 @@ impl Settings {
 }
 
 /// Provider endpoints and keys from the standard variables (`OPENAI_BASE_URL`,
-/// `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`).
+/// `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`); a read waits at most the
+/// turn deadline.
 pub fn provider_settings_from_env() -> Result<ProviderSettings, ConfigError> {
     let delay_ms: u64 = env_num("AGENTGATE_ECHO_DELAY_MS", 30)?;
+    let deadline = turn_deadline_from_env()?;
     Ok(ProviderSettings {
         openai_base_url: env("OPENAI_BASE_URL"),
         openai_api_key: env("OPENAI_API_KEY").map(SecretString::new),
         anthropic_base_url: env("ANTHROPIC_BASE_URL"),
         anthropic_api_key: env("ANTHROPIC_API_KEY").map(SecretString::new),
         echo_delay: Duration::from_millis(delay_ms),
+        read_timeout: deadline,
     })
+}
+
+/// The turn deadline (`AGENTGATE_TURN_DEADLINE_SECS`).
+fn turn_deadline_from_env() -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(env_num(
+        "AGENTGATE_TURN_DEADLINE_SECS",
+        TURN_DEADLINE.as_secs(),
+    )?))
 }
 
 /// Which store backs a deployment (`AGENTGATE_STORE`).

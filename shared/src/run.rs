@@ -51,6 +51,8 @@ pub struct TurnOptions {
     pub tools: Vec<ToolSpec>,
     /// Reference material for this turn (knowledge-base passages), after the system prompt.
     pub context: Option<String>,
+    /// The caller takes the reply whole (a non-streamed API); see [`ChatRequest::whole`].
+    pub whole: bool,
 }
 
 /// Builds the model request for one turn (system prompt, history, then the new input) and
@@ -95,6 +97,7 @@ pub async fn start_turn(
         temperature: opts.temperature,
         stop: opts.stop.clone(),
         tools: opts.tools.clone(),
+        whole: opts.whole,
     };
     provider.stream(request).await
 }

@@ -183,9 +183,14 @@ impl Prepared<'_> {
             started,
         } = self;
         // An upstream that never answers the request is cut like one that never starts
-        // its reply: at the first-token limit.
+        // its reply: at the first-token limit (the deadline, for a reply taken whole).
+        let pacing = if options.whole {
+            turns.settings.pacing.whole()
+        } else {
+            turns.settings.pacing
+        };
         let starting = run::start_turn(&turns.providers, assistant, history, &input, &options);
-        let events = tokio::time::timeout(turns.settings.pacing.first_token, starting)
+        let events = tokio::time::timeout(pacing.first_token, starting)
             .await
             .map_err(|_| ProviderError::Timeout)??;
         let run_id = RunId::mint();
@@ -202,7 +207,7 @@ impl Prepared<'_> {
             run_id,
             events,
             hooks,
-            pacing: turns.settings.pacing,
+            pacing,
         })
     }
 }

@@ -70,7 +70,10 @@ impl ChatCompletionRequest {
         {
             return Err(invalid("n", "only n = 1 is supported"));
         }
-        let mut options = TurnOptions::default();
+        let mut options = TurnOptions {
+            whole: !stream,
+            ..TurnOptions::default()
+        };
         if let Some(t) = body.get("temperature").filter(|v| !v.is_null()) {
             let t = t
                 .as_f64()

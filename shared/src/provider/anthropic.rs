@@ -265,6 +265,7 @@ mod tests {
             temperature: None,
             stop: vec![],
             tools: vec![],
+            whole: false,
         };
         let b = request_body(&req);
         assert_eq!(

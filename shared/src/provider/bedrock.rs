@@ -346,6 +346,7 @@ mod tests {
             temperature: Some(0.5),
             stop: vec!["END".into()],
             tools: vec![],
+            whole: false,
         }
     }
 

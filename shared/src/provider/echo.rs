@@ -117,6 +117,7 @@ mod tests {
             temperature: None,
             stop: vec![],
             tools: vec![],
+            whole: false,
         };
         let p = EchoProvider::new(Duration::ZERO);
         let evs: Vec<_> = p.stream(req.clone()).await.unwrap().collect().await;

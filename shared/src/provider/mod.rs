@@ -1,7 +1,8 @@
 //! LLM providers behind one streaming port.
 //!
 //! Each provider turns a [`ChatRequest`] into a stream of [`ProviderEvent`]s read
-//! incrementally from the upstream's own wire format. [`Providers`] is the closed set of
+//! incrementally from the upstream's own wire format (or, for a reply the caller takes
+//! whole, from one response where the provider offers that: the same events, together). [`Providers`] is the closed set of
 //! providers a deployment has configured, built once per cold start around one shared
 //! HTTP client, and picks the right one for an assistant's [`ModelRef`].
 
@@ -41,6 +42,11 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// Tools the model may call instead of (or after) answering; empty for most turns.
     pub tools: Vec<ToolSpec>,
+    /// The caller takes the reply whole (a non-streamed API): a provider that can answer
+    /// in one response asks for one, and its events arrive together at the end. Reading
+    /// one JSON reply costs the gateway a fraction of reading the same reply as a stream
+    /// of chunks.
+    pub whole: bool,
 }
 
 impl ChatRequest {
@@ -178,6 +184,9 @@ pub struct ProviderSettings {
     pub anthropic_api_key: Option<SecretString>,
     /// Pause between the echo model's words, to make streaming visible locally.
     pub echo_delay: Duration,
+    /// The longest the HTTP providers wait for any one read: a reply taken whole sends
+    /// nothing until the model is done, so this is the turn deadline.
+    pub read_timeout: Duration,
 }
 
 impl Default for ProviderSettings {
@@ -188,6 +197,7 @@ impl Default for ProviderSettings {
             anthropic_base_url: None,
             anthropic_api_key: None,
             echo_delay: Duration::from_millis(30),
+            read_timeout: crate::config::TURN_DEADLINE,
         }
     }
 }
@@ -199,6 +209,8 @@ pub struct Providers {
     openai: Option<Arc<openai::OpenAiProvider>>,
     anthropic: Option<Arc<anthropic::AnthropicProvider>>,
     bedrock: Option<Arc<bedrock::BedrockProvider>>,
+    /// The HTTP clients' read timeout, for the pools [`Providers::with_own_pool`] makes.
+    read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Providers {
@@ -212,10 +224,10 @@ impl std::fmt::Debug for Providers {
 }
 
 /// The HTTP client the OpenAI-compatible and Anthropic providers share.
-fn http_client() -> Result<reqwest::Client, ProviderError> {
+fn http_client(read_timeout: Duration) -> Result<reqwest::Client, ProviderError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(120))
+        .read_timeout(read_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         // Small request bodies and the upstream's frames go out at once.
         .tcp_nodelay(true)
@@ -227,7 +239,7 @@ impl Providers {
     /// Builds every configured provider around one HTTP client. OpenAI-compatible servers
     /// such as Ollama need no key, so a base URL alone enables that provider.
     pub fn new(settings: &ProviderSettings) -> Result<Self, ProviderError> {
-        let client = http_client()?;
+        let client = http_client(settings.read_timeout)?;
         let openai = (settings.openai_api_key.is_some() || settings.openai_base_url.is_some())
             .then(|| {
                 let base = or_default(&settings.openai_base_url, openai::DEFAULT_BASE_URL);
@@ -246,6 +258,7 @@ impl Providers {
             openai,
             anthropic,
             bedrock: None,
+            read_timeout: settings.read_timeout,
         })
     }
 
@@ -253,7 +266,7 @@ impl Providers {
     /// whose requests then drive their upstream connections themselves instead of waking
     /// the thread that opened them. Amazon Bedrock's client and the echo provider are shared.
     pub fn with_own_pool(&self) -> Result<Self, ProviderError> {
-        let client = http_client()?;
+        let client = http_client(self.read_timeout)?;
         Ok(Self {
             echo: self.echo.clone(),
             openai: self
@@ -265,6 +278,7 @@ impl Providers {
                 .as_ref()
                 .map(|p| Arc::new(p.on_client(client.clone()))),
             bedrock: self.bedrock.clone(),
+            read_timeout: self.read_timeout,
         })
     }
 
@@ -336,6 +350,53 @@ async fn send_streaming(
         return Err(upstream_error(resp).await);
     }
     Ok(event_stream(resp, map))
+}
+
+/// Reads a whole (non-streamed) reply's body into provider events.
+type WholeReader = fn(&[u8]) -> Result<Vec<ProviderEvent>, ProviderError>;
+
+/// The most of a whole reply's body read: far above what [`MAX_TOKENS_CEILING`] tokens
+/// of text and tool calls take, so only a misbehaving server reaches it.
+pub const MAX_WHOLE_REPLY_BYTES: usize = 1024 * 1024;
+
+/// Sends a request for a whole reply: a refusal (non-2xx) becomes an `Upstream` error as
+/// for a stream; otherwise the body is read and its events come through the stream, so a
+/// reply broken off mid-body fails the turn the way a broken stream does.
+async fn send_whole(
+    request: reqwest::RequestBuilder,
+    read: WholeReader,
+) -> Result<EventStream, ProviderError> {
+    use futures::StreamExt;
+    let resp = request.send().await.map_err(ProviderError::from_reqwest)?;
+    if !resp.status().is_success() {
+        return Err(upstream_error(resp).await);
+    }
+    let events = futures::stream::once(async move {
+        let items: Vec<Result<ProviderEvent, ProviderError>> =
+            match whole_body(resp).await.and_then(|body| read(&body)) {
+                Ok(list) => list.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+        futures::stream::iter(items)
+    })
+    .flatten();
+    Ok(Box::pin(events))
+}
+
+/// A successful response's body, refused past [`MAX_WHOLE_REPLY_BYTES`].
+async fn whole_body(mut resp: reqwest::Response) -> Result<Vec<u8>, ProviderError> {
+    let expected = resp.content_length().unwrap_or(0);
+    let mut body =
+        Vec::with_capacity(usize::try_from(expected).map_or(0, |n| n.min(MAX_WHOLE_REPLY_BYTES)));
+    while let Some(chunk) = resp.chunk().await.map_err(ProviderError::from_reqwest)? {
+        if body.len() + chunk.len() > MAX_WHOLE_REPLY_BYTES {
+            return Err(ProviderError::Protocol(format!(
+                "the reply exceeded {MAX_WHOLE_REPLY_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Turns a successful upstream SSE response into provider events, read incrementally and

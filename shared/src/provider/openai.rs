@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::sse::SseEvent;
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, Usage,
-    saturating_u32, send_streaming,
+    saturating_u32, send_streaming, send_whole,
 };
 use crate::domain::message::Role;
 use crate::secret::SecretString;
@@ -49,7 +49,11 @@ impl Provider for OpenAiProvider {
         if let Some(key) = &self.key {
             call = call.bearer_auth(key.expose());
         }
-        send_streaming(call, map_event).await
+        if request.whole {
+            send_whole(call, read_whole).await
+        } else {
+            send_streaming(call, map_event).await
+        }
     }
 }
 
@@ -61,7 +65,9 @@ struct Body<'a> {
     model: &'a str,
     messages: Vec<OutMessage<'a>>,
     stream: bool,
-    stream_options: StreamOptions,
+    /// Only with `stream`: OpenAI refuses the member on a non-streamed request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
     max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
@@ -102,10 +108,10 @@ impl<'a> Body<'a> {
         Self {
             model: &req.model,
             messages,
-            stream: true,
-            stream_options: StreamOptions {
+            stream: !req.whole,
+            stream_options: (!req.whole).then_some(StreamOptions {
                 include_usage: true,
-            },
+            }),
             max_tokens: req.max_tokens,
             temperature: req.temperature,
             stop: &req.stop,
@@ -228,6 +234,98 @@ fn any_chunk(data: &str) -> Result<Vec<ProviderEvent>, ProviderError> {
     }
     usage_event(v.get("usage"), &mut out);
     Ok(out)
+}
+
+/// The events of a whole (non-streamed) `chat.completion`: its text, its tool calls (each
+/// whole, as one piece), its finish reason and usage, in the order a stream would give
+/// them. An `error` member in a successful response fails the turn, as in a stream.
+pub fn read_whole(body: &[u8]) -> Result<Vec<ProviderEvent>, ProviderError> {
+    let reply: whole::Reply<'_> = serde_json::from_slice(body)
+        .map_err(|e| ProviderError::Protocol(format!("bad reply: {e}")))?;
+    if let Some(err) = reply.error {
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("upstream error")
+            .to_owned();
+        return Err(ProviderError::Upstream {
+            status: 502,
+            message,
+        });
+    }
+    let mut out = Vec::new();
+    if let Some(choice) = reply.choices.into_iter().flatten().next() {
+        if let Some(message) = choice.message {
+            if let Some(text) = message.content.filter(|t| !t.is_empty()) {
+                out.push(ProviderEvent::Delta(text.into_owned()));
+            }
+            for (index, call) in message.tool_calls.into_iter().flatten().enumerate() {
+                let function = call.function.unwrap_or_default();
+                out.push(ProviderEvent::ToolCallPart {
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                    id: call.id,
+                    name: function.name,
+                    arguments: function.arguments.unwrap_or_default(),
+                });
+            }
+        }
+        if let Some(reason) = &choice.finish_reason {
+            out.push(ProviderEvent::Finish(finish_reason(reason)));
+        }
+    }
+    usage_event(reply.usage.as_ref(), &mut out);
+    Ok(out)
+}
+
+/// A whole `chat.completion`'s shape, its text borrowed from the body; fields not named
+/// are skipped.
+mod whole {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    #[derive(Deserialize)]
+    pub struct Reply<'a> {
+        #[serde(default, borrow)]
+        pub choices: Option<Vec<Choice<'a>>>,
+        #[serde(default)]
+        pub usage: Option<Value>,
+        #[serde(default)]
+        pub error: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Choice<'a> {
+        #[serde(default, borrow)]
+        pub message: Option<Message<'a>>,
+        #[serde(default, borrow)]
+        pub finish_reason: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Message<'a> {
+        #[serde(default, borrow)]
+        pub content: Option<Cow<'a, str>>,
+        #[serde(default)]
+        pub tool_calls: Option<Vec<Call>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Call {
+        #[serde(default)]
+        pub id: Option<String>,
+        #[serde(default)]
+        pub function: Option<Function>,
+    }
+
+    #[derive(Deserialize, Default)]
+    pub struct Function {
+        #[serde(default)]
+        pub name: Option<String>,
+        #[serde(default)]
+        pub arguments: Option<String>,
+    }
 }
 
 /// The usual chunk's shape, borrowed from the frame; fields not named are skipped.
@@ -378,6 +476,86 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_whole_reply_as_a_stream_would_give_it() {
+        let text = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m",
+            "choices":[{"index":0,"message":{"role":"assistant","content":"caf\u00e9 \"q\"","refusal":null},
+            "logprobs":null,"finish_reason":"length"}],
+            "usage":{"prompt_tokens":9,"completion_tokens":16,"total_tokens":25},"system_fingerprint":null}"#;
+        assert_eq!(
+            read_whole(text),
+            Ok(vec![
+                ProviderEvent::Delta("café \"q\"".into()),
+                ProviderEvent::Finish(FinishReason::Length),
+                ProviderEvent::Usage(Usage {
+                    input_tokens: 9,
+                    output_tokens: 16
+                }),
+            ])
+        );
+        let calls = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":null,
+            "tool_calls":[{"id":"call_1","type":"function","function":{"name":"book","arguments":"{\"day\":1}"}},
+                          {"id":"call_2","type":"function","function":{"name":"ask","arguments":"{}"}}]},
+            "finish_reason":"tool_calls"}]}"#;
+        assert_eq!(
+            read_whole(calls),
+            Ok(vec![
+                ProviderEvent::ToolCallPart {
+                    index: 0,
+                    id: Some("call_1".into()),
+                    name: Some("book".into()),
+                    arguments: "{\"day\":1}".into()
+                },
+                ProviderEvent::ToolCallPart {
+                    index: 1,
+                    id: Some("call_2".into()),
+                    name: Some("ask".into()),
+                    arguments: "{}".into()
+                },
+                ProviderEvent::Finish(FinishReason::Stop),
+            ])
+        );
+        // No choices, an error in a successful response, and what is not a reply at all.
+        assert_eq!(read_whole(br#"{"choices":[],"usage":null}"#), Ok(vec![]));
+        assert_eq!(
+            read_whole(br#"{"error":{"message":"quota"}}"#),
+            Err(ProviderError::Upstream {
+                status: 502,
+                message: "quota".into()
+            })
+        );
+        for bad in [&br#"{"choices": [{"message": "#[..], b"[1]", b"", b"\xff"] {
+            assert!(
+                matches!(read_whole(bad), Err(ProviderError::Protocol(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_reply_is_asked_for_without_stream_options() {
+        let req = ChatRequest {
+            model: "m".into(),
+            system: None,
+            messages: vec![crate::domain::message::Message::new(Role::Human, "hi")],
+            max_tokens: 10,
+            temperature: None,
+            stop: vec![],
+            tools: vec![],
+            whole: true,
+        };
+        let b = request_body(&req);
+        assert_eq!(b["stream"], false);
+        assert!(b.get("stream_options").is_none(), "{b}");
+        let b = request_body(&ChatRequest {
+            whole: false,
+            ..req
+        });
+        assert_eq!(b["stream"], true);
+        assert_eq!(b["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
     fn body_carries_system_and_roles() {
         let req = ChatRequest {
             model: "m".into(),
@@ -387,6 +565,7 @@ mod tests {
             temperature: Some(0.5),
             stop: vec!["\n".into()],
             tools: vec![],
+            whole: false,
         };
         let b = request_body(&req);
         assert_eq!(b["messages"][0]["role"], "system");

@@ -222,6 +222,7 @@ pub fn mock_providers(
         anthropic_base_url: anthropic.map(MockUpstream::base_url),
         anthropic_api_key: anthropic.map(|_| SecretString::new("sk-ant-test")),
         echo_delay: Duration::ZERO,
+        ..ProviderSettings::default()
     }
 }
 

@@ -1,6 +1,7 @@
 //! A mock LLM upstream that speaks the providers' real streaming wire formats (OpenAI chat
-//! completions chunks, Anthropic Messages events), records what it was asked, and can be
-//! told to fail, break mid-stream or go slow.
+//! completions chunks, Anthropic Messages events) and OpenAI's non-streamed
+//! `chat.completion`, records what it was asked, and can be told to fail, break mid-stream
+//! or go slow.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -231,6 +232,12 @@ fn record(state: &MockState, headers: &http::HeaderMap, body: &Bytes) -> Behavio
 }
 
 fn sse(frames: Vec<String>, state: &MockState, ending: Ending) -> Response {
+    body(frames, state, ending, "text/event-stream")
+}
+
+/// A 200 response sending `frames`, each after the mock's delay, then ending as `ending`
+/// says.
+fn body(frames: Vec<String>, state: &MockState, ending: Ending, content_type: &str) -> Response {
     let delay = state.delay.lock().map(|d| *d).unwrap_or_default();
     let watch = CutWatch {
         finished: Arc::default(),
@@ -258,7 +265,7 @@ fn sse(frames: Vec<String>, state: &MockState, ending: Ending) -> Response {
             frame
         });
     Response::builder()
-        .header("content-type", "text/event-stream")
+        .header("content-type", content_type)
         .body(Body::from_stream(stream))
         .unwrap_or_default()
 }
@@ -278,6 +285,14 @@ async fn answer(State(state): State<MockState>, headers: http::HeaderMap, body: 
         .ok()
         .is_some_and(|b| b["tools"].as_array().is_some_and(|t| !t.is_empty()));
     let tool_reply = state.tool_reply.lock().ok().and_then(|r| r.clone());
+    let streamed = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .is_some_and(|b| b["stream"] == true);
+    if let Dialect::OpenAi = state.dialect
+        && !streamed
+    {
+        return whole_answer(&state, behavior, tool_reply.filter(|_| offers_tools)).await;
+    }
     if let Some(reply) = tool_reply.filter(|_| offers_tools) {
         let frames = match state.dialect {
             Dialect::OpenAi => openai_tool_frames(&reply),
@@ -307,6 +322,64 @@ async fn answer(State(state): State<MockState>, headers: http::HeaderMap, body: 
         frames.push("data: {\"choices\": [{\"delta\": \n\n".to_owned());
     }
     sse(frames, &state, ending)
+}
+
+/// A non-streamed chat completions answer (`stream` absent or false): the whole
+/// `chat.completion` in one body; a reply that breaks off fails with a 500, one that is
+/// reset or stalls does so halfway through the body, and a server sending only comments to
+/// a stream never answers at all.
+async fn whole_answer(state: &MockState, behavior: Behavior, tools: Option<ToolReply>) -> Response {
+    let (pieces, ending) = match behavior {
+        Behavior::Fail(status, msg) => return refusal(state.dialect, status, &msg),
+        Behavior::RefuseLarge(status, size) => {
+            return refusal(state.dialect, status, &"x".repeat(size));
+        }
+        Behavior::BreakAfter(_) => return refusal(state.dialect, 500, "mock upstream broke"),
+        Behavior::StallBeforeHead | Behavior::EndlessComments => {
+            return futures::future::pending().await;
+        }
+        Behavior::Reply(p) => (p, Ending::Finish),
+        Behavior::ResetAfter(p) => (p, Ending::Reset),
+        Behavior::StallAfter(p) => (p, Ending::Stall),
+        Behavior::MalformedAfter(p) => (p, Ending::Malformed),
+        Behavior::AbsurdUsage(p) => (p, Ending::Absurd),
+    };
+    let (text, calls, finish, (prompt, completion)) = match tools {
+        Some(reply) => (
+            reply.pieces.concat(),
+            json!([{"id": "call_mock1", "type": "function",
+                    "function": {"name": reply.name, "arguments": reply.arguments}}]),
+            "tool_calls",
+            (json!(11), json!(9)),
+        ),
+        None => (
+            pieces.concat(),
+            Value::Null,
+            "stop",
+            match ending {
+                Ending::Absurd => (json!(u64::MAX), json!(u64::from(u32::MAX) + 7)),
+                _ => (json!(11), json!(pieces.len())),
+            },
+        ),
+    };
+    let mut message = json!({"role": "assistant", "content": text});
+    if !calls.is_null() {
+        message["tool_calls"] = calls;
+    }
+    let reply = json!({"id": "chatcmpl-mock", "object": "chat.completion", "created": 1,
+        "model": "mock", "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion}})
+    .to_string();
+    let frames = match ending {
+        Ending::Reset | Ending::Stall => vec![reply[..reply.len() / 2].to_owned()],
+        Ending::Malformed => vec!["{\"choices\": [{\"message\": ".to_owned()],
+        _ => vec![reply],
+    };
+    let ending = match ending {
+        Ending::Malformed => Ending::Finish,
+        other => other,
+    };
+    body(frames, state, ending, "application/json")
 }
 
 /// An error answer in the dialect's shape.

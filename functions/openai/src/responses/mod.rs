@@ -158,6 +158,7 @@ pub async fn create(
         max_tokens: req.max_output_tokens,
         temperature: req.temperature.map(|t| t as f32),
         instructions: req.instructions.clone(),
+        whole: !req.stream,
         ..TurnOptions::default()
     };
     // Only the new turn joins the end user's transcript; what came before it was recorded
