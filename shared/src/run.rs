@@ -315,8 +315,17 @@ impl Accumulator {
         }
     }
 
-    fn finish(self) -> Completion {
+    fn finish(mut self) -> Completion {
         let truncated = self.text.len() > MAX_REPLY_BYTES;
+        if truncated {
+            // The last piece may have carried the text far past the bound (a reply taken
+            // whole is one piece): what is kept and stored ends at the bound.
+            let mut cut = MAX_REPLY_BYTES;
+            while !self.text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.text.truncate(cut);
+        }
         Completion {
             text: self.text,
             finish: if truncated {

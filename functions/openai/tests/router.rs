@@ -211,6 +211,38 @@ async fn non_streaming_and_streaming_replies() {
 }
 
 #[tokio::test]
+async fn a_reply_taken_whole_is_bounded_like_a_stream() {
+    use agentgate_shared::provider::MAX_WHOLE_REPLY_BYTES;
+    use agentgate_shared::run::MAX_REPLY_BYTES;
+    let app = app().await;
+    let a = public(&app, "openai:gpt-4o-mini").await;
+    // Past the bound on a reply's text: cut there, as a stream is, and marked so.
+    app.openai
+        .set_behavior(Behavior::Reply(vec!["é".repeat(MAX_REPLY_BYTES)]));
+    let mut req = hello();
+    req["user"] = json!("dana");
+    let resp = chat(&app, TOKEN, &req).send().await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", &resp.text[..200]);
+    let v = resp.json();
+    let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.len() <= MAX_REPLY_BYTES && text.len() > MAX_REPLY_BYTES - 2);
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    let stored = app.messages(&ThreadKey::openai(&a.id, "dana")).await;
+    assert_eq!(stored[1].message.content.len(), text.len());
+    // Past the bound on the body read: refused, nothing stored.
+    app.openai
+        .set_behavior(Behavior::Reply(vec!["x".repeat(MAX_WHOLE_REPLY_BYTES)]));
+    req["user"] = json!("erin");
+    let resp = chat(&app, TOKEN, &req).send().await;
+    assert_eq!(resp.status, StatusCode::BAD_GATEWAY, "{}", resp.text);
+    assert!(
+        app.messages(&ThreadKey::openai(&a.id, "erin"))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn a_reply_taken_whole_may_take_longer_than_the_first_token_limit() {
     // The first text of a reply asked for whole comes with its last, so only the turn
     // deadline applies; a streamed reply as slow to start is cut at the first-token limit.
