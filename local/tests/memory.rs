@@ -104,6 +104,10 @@ async fn an_end_users_turns_become_a_memory_for_their_next_turns() {
     );
     assert!(prompt.contains("Assistant: Sure."), "{prompt}");
     assert_eq!(summarise.body["max_tokens"], 600);
+    assert_eq!(
+        summarise.body["stream"], false,
+        "a summary is asked for whole"
+    );
 
     // Carol's next turn carries her memory after the assistant's own prompt...
     chat(&base, Some("carol"), "What should I pack?").await;

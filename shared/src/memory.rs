@@ -193,11 +193,13 @@ impl Memories {
             max_tokens: Some(SUMMARY_MAX_TOKENS),
             temperature: Some(0.2),
             system: Some(SUMMARY_INSTRUCTIONS.to_owned()),
+            // Nobody watches a summary arrive: it is asked for whole.
+            whole: true,
             ..TurnOptions::default()
         };
         let events =
             run::start_turn(&self.providers, assistant, Vec::new(), &[prompt], &options).await?;
-        let completion = run::collect(events, Pacing::default()).await?;
+        let completion = run::collect(events, Pacing::default().whole()).await?;
         let delta = UsageDelta {
             input_tokens: u64::from(completion.usage.input_tokens),
             output_tokens: u64::from(completion.usage.output_tokens),
