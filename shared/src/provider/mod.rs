@@ -345,11 +345,19 @@ async fn send_streaming(
     request: reqwest::RequestBuilder,
     map: EventMapper,
 ) -> Result<EventStream, ProviderError> {
+    Ok(event_stream(send_accepted(request).await?, map))
+}
+
+/// Sends `request`; a refusal (non-2xx) becomes an `Upstream` error with the provider's
+/// message.
+async fn send_accepted(
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ProviderError> {
     let resp = request.send().await.map_err(ProviderError::from_reqwest)?;
     if !resp.status().is_success() {
         return Err(upstream_error(resp).await);
     }
-    Ok(event_stream(resp, map))
+    Ok(resp)
 }
 
 /// Reads a whole (non-streamed) reply's body into provider events.
@@ -367,10 +375,7 @@ async fn send_whole(
     read: WholeReader,
 ) -> Result<EventStream, ProviderError> {
     use futures::StreamExt;
-    let resp = request.send().await.map_err(ProviderError::from_reqwest)?;
-    if !resp.status().is_success() {
-        return Err(upstream_error(resp).await);
-    }
+    let resp = send_accepted(request).await?;
     let events = futures::stream::once(async move {
         let items: Vec<Result<ProviderEvent, ProviderError>> =
             match whole_body(resp).await.and_then(|body| read(&body)) {

@@ -203,20 +203,25 @@ fn usual_chunk(data: &str) -> Option<Vec<ProviderEvent>> {
     Some(out)
 }
 
+/// An `error` member sent in a successful response (some servers report failures so).
+fn in_band(err: &Value) -> ProviderError {
+    let message = err
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("upstream error")
+        .to_owned();
+    ProviderError::Upstream {
+        status: 502,
+        message,
+    }
+}
+
 /// The events of any chunk, read as a JSON tree.
 fn any_chunk(data: &str) -> Result<Vec<ProviderEvent>, ProviderError> {
     let v: Value = serde_json::from_str(data)
         .map_err(|e| ProviderError::Protocol(format!("bad chunk: {e}")))?;
     if let Some(err) = v.get("error") {
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("upstream error")
-            .to_owned();
-        return Err(ProviderError::Upstream {
-            status: 502,
-            message,
-        });
+        return Err(in_band(err));
     }
     let mut out = Vec::new();
     if let Some(choice) = v.pointer("/choices/0") {
@@ -243,15 +248,7 @@ pub fn read_whole(body: &[u8]) -> Result<Vec<ProviderEvent>, ProviderError> {
     let reply: whole::Reply<'_> = serde_json::from_slice(body)
         .map_err(|e| ProviderError::Protocol(format!("bad reply: {e}")))?;
     if let Some(err) = reply.error {
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("upstream error")
-            .to_owned();
-        return Err(ProviderError::Upstream {
-            status: 502,
-            message,
-        });
+        return Err(in_band(&err));
     }
     let mut out = Vec::new();
     if let Some(choice) = reply.choices.into_iter().flatten().next() {
