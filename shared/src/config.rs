@@ -295,3 +295,13 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
     opts.open(path)?.write_all(contents.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_providers_default_read_timeout_is_the_default_turn_deadline() {
+        assert_eq!(crate::provider::DEFAULT_READ_TIMEOUT, TURN_DEADLINE);
+    }
+}

@@ -175,6 +175,10 @@ pub trait Provider: Send + Sync {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError>;
 }
 
+/// The read timeout of [`ProviderSettings::default`]: the default turn deadline (the
+/// settings read from the environment use the configured one).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(240);
+
 /// Where each provider lives and how to authenticate to it.
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
@@ -197,7 +201,7 @@ impl Default for ProviderSettings {
             anthropic_base_url: None,
             anthropic_api_key: None,
             echo_delay: Duration::from_millis(30),
-            read_timeout: crate::config::TURN_DEADLINE,
+            read_timeout: DEFAULT_READ_TIMEOUT,
         }
     }
 }
