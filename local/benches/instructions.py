@@ -3,8 +3,8 @@
 Wall-clock CPU time on a shared machine moves by 10-15% between runs, which hides most
 single changes; an instruction count repeats to within 0.1%. This runs the release binary
 under valgrind's callgrind against a local mock upstream (OpenAI chat completions, 16
-tokens, streamed or whole as asked), warms it with 30 requests (caches, compiled statements, 40 messages of history
-for the runs family), then counts the instructions of the next N requests of each family,
+tokens, streamed or whole as asked), warms it with 30 requests (caches, compiled
+statements, 40 messages of history for the runs family), then counts the instructions of the next N requests of each family,
 one keep-alive connection. With a baseline binary it measures both, alternately, and
 prints the ratio.
 

@@ -199,7 +199,7 @@ impl Memories {
         };
         let events =
             run::start_turn(&self.providers, assistant, Vec::new(), &[prompt], &options).await?;
-        let completion = run::collect(events, Pacing::default().whole()).await?;
+        let completion = run::collect(events, options.pacing(Pacing::default())).await?;
         let delta = UsageDelta {
             input_tokens: u64::from(completion.usage.input_tokens),
             output_tokens: u64::from(completion.usage.output_tokens),

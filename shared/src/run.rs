@@ -55,6 +55,14 @@ pub struct TurnOptions {
     pub whole: bool,
 }
 
+impl TurnOptions {
+    /// The limits this call runs under: `base`, or for a reply taken whole (whose first
+    /// text arrives with its last) the turn deadline alone.
+    pub fn pacing(&self, base: Pacing) -> Pacing {
+        if self.whole { base.whole() } else { base }
+    }
+}
+
 /// Builds the model request for one turn (system prompt, history, then the new input) and
 /// starts the provider. Errors here happen before any response byte is sent.
 pub async fn start_turn(

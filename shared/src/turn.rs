@@ -184,11 +184,7 @@ impl Prepared<'_> {
         } = self;
         // An upstream that never answers the request is cut like one that never starts
         // its reply: at the first-token limit (the deadline, for a reply taken whole).
-        let pacing = if options.whole {
-            turns.settings.pacing.whole()
-        } else {
-            turns.settings.pacing
-        };
+        let pacing = options.pacing(turns.settings.pacing);
         let starting = run::start_turn(&turns.providers, assistant, history, &input, &options);
         let events = tokio::time::timeout(pacing.first_token, starting)
             .await

@@ -322,13 +322,7 @@ impl Provider for BedrockProvider {
                 Err(e) => Some((Err(stream_error(e)), None)),
             }
         });
-        Ok(Box::pin(events.flat_map(|item| {
-            let items: Vec<Result<ProviderEvent, ProviderError>> = match item {
-                Ok(list) => list.into_iter().map(Ok).collect(),
-                Err(e) => vec![Err(e)],
-            };
-            futures::stream::iter(items)
-        })))
+        Ok(Box::pin(events.flat_map(super::one_by_one)))
     }
 }
 

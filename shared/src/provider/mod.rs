@@ -2,9 +2,10 @@
 //!
 //! Each provider turns a [`ChatRequest`] into a stream of [`ProviderEvent`]s read
 //! incrementally from the upstream's own wire format (or, for a reply the caller takes
-//! whole, from one response where the provider offers that: the same events, together). [`Providers`] is the closed set of
-//! providers a deployment has configured, built once per cold start around one shared
-//! HTTP client, and picks the right one for an assistant's [`ModelRef`].
+//! whole, from one response where the provider offers that: the same events, together).
+//! [`Providers`] is the closed set of providers a deployment has configured, built once
+//! per cold start around one shared HTTP client, and picks the right one for an
+//! assistant's [`ModelRef`].
 
 pub mod anthropic;
 pub mod bedrock;
@@ -381,12 +382,7 @@ async fn send_whole(
     use futures::StreamExt;
     let resp = send_accepted(request).await?;
     let events = futures::stream::once(async move {
-        let items: Vec<Result<ProviderEvent, ProviderError>> =
-            match whole_body(resp).await.and_then(|body| read(&body)) {
-                Ok(list) => list.into_iter().map(Ok).collect(),
-                Err(e) => vec![Err(e)],
-            };
-        futures::stream::iter(items)
+        one_by_one(whole_body(resp).await.and_then(|body| read(&body)))
     })
     .flatten();
     Ok(Box::pin(events))
@@ -423,15 +419,19 @@ fn event_stream(resp: reqwest::Response, map: EventMapper) -> EventStream {
         Ok(ev) => map(&ev),
     })
     .take_while(|item| futures::future::ready(item.is_some()))
-    .flat_map(|item| {
-        let items: Vec<Result<ProviderEvent, ProviderError>> = match item {
-            Some(Ok(list)) => list.into_iter().map(Ok).collect(),
-            Some(Err(e)) => vec![Err(e)],
-            None => Vec::new(),
-        };
-        futures::stream::iter(items)
-    });
+    .flat_map(|item| one_by_one(item.unwrap_or(Ok(Vec::new()))));
     Box::pin(events)
+}
+
+/// The events read from one piece of upstream output, or its error, as stream items.
+pub(crate) fn one_by_one(
+    read: Result<Vec<ProviderEvent>, ProviderError>,
+) -> futures::stream::Iter<std::vec::IntoIter<Result<ProviderEvent, ProviderError>>> {
+    let items: Vec<Result<ProviderEvent, ProviderError>> = match read {
+        Ok(list) => list.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e)],
+    };
+    futures::stream::iter(items)
 }
 
 /// Reads an upstream error body into a short message (the provider's `error.message` when
